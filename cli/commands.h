@@ -1,0 +1,22 @@
+#ifndef EASEL_CLI_COMMANDS_H_
+#define EASEL_CLI_COMMANDS_H_
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+
+namespace easel::cli {
+
+// Options shared by every command, and the exit code the chosen command sets.
+struct CommandContext {
+  std::string host;
+  int exit_code = 0;
+};
+
+void AddTrainCommand(CLI::App& app, CommandContext& context);
+void AddTrainingsCommands(CLI::App& app, CommandContext& context);
+void AddModelsCommands(CLI::App& app, CommandContext& context);
+
+}  // namespace easel::cli
+
+#endif  // EASEL_CLI_COMMANDS_H_

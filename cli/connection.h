@@ -1,0 +1,39 @@
+#ifndef EASEL_CLI_CONNECTION_H_
+#define EASEL_CLI_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "easel/v1/datasets.grpc.pb.h"
+#include "easel/v1/models.grpc.pb.h"
+#include "easel/v1/trainings.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace easel::cli {
+
+// The coordinator the CLI talks to: --host, else $EASEL_HOST, else 127.0.0.1:7500.
+class Connection {
+ public:
+  explicit Connection(std::string host);
+  const std::string& host() const { return host_; }
+  easel::v1::DatasetService::Stub& datasets() { return *datasets_; }
+  easel::v1::ModelService::Stub& models() { return *models_; }
+  easel::v1::TrainingService::Stub& trainings() { return *trainings_; }
+
+  // A gRPC status as an absl::Status whose message says what to do about it.
+  absl::Status Check(const grpc::Status& status, const std::string& what) const;
+
+ private:
+  std::string host_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<easel::v1::DatasetService::Stub> datasets_;
+  std::unique_ptr<easel::v1::ModelService::Stub> models_;
+  std::unique_ptr<easel::v1::TrainingService::Stub> trainings_;
+};
+
+std::string DefaultHost();
+
+}  // namespace easel::cli
+
+#endif  // EASEL_CLI_CONNECTION_H_

@@ -1,0 +1,46 @@
+#ifndef EASEL_TRAINER_WORKER_TASK_RUNNER_H_
+#define EASEL_TRAINER_WORKER_TASK_RUNNER_H_
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "easel/v1/worker.grpc.pb.h"
+
+namespace easel::worker {
+
+struct RunnerOptions {
+  std::filesystem::path work_dir;
+  std::filesystem::path preprocess_bin;
+  std::filesystem::path trainer_bin;
+  absl::Duration heartbeat_interval = absl::Seconds(15);
+  absl::Duration stop_grace = absl::Seconds(10);
+  bool keep_work_dirs = false;
+};
+
+// Runs one leased task: fetches the dataset, runs easel-preprocess then easel-trainer as child
+// processes, streams their progress and logs, uploads the weights and completes the task — or
+// fails it with the class and message the child gave. A cancel command or a stale lease stops
+// the child.
+class TaskRunner {
+ public:
+  TaskRunner(easel::v1::WorkerService::Stub* stub, RunnerOptions options);
+
+  // Returns the outcome of talking to the coordinator; the task's own failure is reported to
+  // the coordinator and is not an error here.
+  absl::Status Run(const easel::v1::Task& task);
+
+  // Stops the running child (worker shutdown); the task is failed as infrastructure.
+  void Shutdown();
+
+ private:
+  easel::v1::WorkerService::Stub* stub_;
+  RunnerOptions options_;
+  std::atomic<bool> shutdown_{false};
+};
+
+}  // namespace easel::worker
+
+#endif  // EASEL_TRAINER_WORKER_TASK_RUNNER_H_

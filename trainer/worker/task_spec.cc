@@ -1,0 +1,96 @@
+#include "trainer/worker/task_spec.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace easel::worker {
+namespace {
+
+absl::StatusOr<nlohmann::json> StructToJson(const google::protobuf::Struct& input) {
+  std::string text;
+  auto status = google::protobuf::util::MessageToJsonString(input, &text);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task input: ", status.ToString()));
+  }
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+int ResolutionOfBaseModel(const std::filesystem::path& model_dir) {
+  std::ifstream in(model_dir / "vae" / "config.json");
+  if (!in) return 512;
+  auto config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (config.is_object() && config.contains("sample_size") &&
+      config["sample_size"].is_number_integer()) {
+    return config["sample_size"].get<int>();
+  }
+  return 512;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json input, StructToJson(task.input()));
+  if (!input.is_object()) return absl::InvalidArgumentError("task input is not an object");
+  TaskSpec spec;
+  spec.resolution = input.contains("resolution") && input["resolution"].is_number()
+                        ? static_cast<int>(input["resolution"].get<double>())
+                        : ResolutionOfBaseModel(task.base_model_dir());
+  spec.token_string = input.value("token_string", "TOK");
+  spec.caption_prefix = input.value("caption_prefix", "a photo of " + spec.token_string);
+
+  // JSON numbers from a protobuf Struct are doubles; the trainer wants integers where integral.
+  auto integer = [&](const char* key, int64_t fallback) -> int64_t {
+    return input.contains(key) && input[key].is_number()
+               ? static_cast<int64_t>(input[key].get<double>())
+               : fallback;
+  };
+  auto number = [&](const char* key, double fallback) -> double {
+    return input.contains(key) && input[key].is_number() ? input[key].get<double>() : fallback;
+  };
+  const int64_t rank = integer("lora_rank", 16);
+  spec.trainer_spec = {
+      {"method", "lora"},
+      {"max_train_steps", integer("max_train_steps", 1000)},
+      {"learning_rate", number("learning_rate", 1e-4)},
+      {"lora_rank", rank},
+      {"lora_alpha", number("lora_alpha", static_cast<double>(rank))},
+      {"train_batch_size", integer("train_batch_size", 1)},
+      {"lr_warmup_steps", integer("lr_warmup_steps", 0)},
+      {"resolution", spec.resolution},
+      {"seed", integer("seed", 0)},
+      {"token_string", spec.token_string},
+      {"base_model", task.base_version()},
+  };
+  return spec;
+}
+
+std::vector<std::string> PreprocessArgs(const TaskSpec& spec, const std::filesystem::path& bin,
+                                        const std::filesystem::path& archive,
+                                        const std::filesystem::path& output) {
+  return {bin.string(),
+          "--archive",
+          archive.string(),
+          "--output",
+          output.string(),
+          "--resolution",
+          std::to_string(spec.resolution),
+          "--token-string",
+          spec.token_string,
+          "--caption-prefix",
+          spec.caption_prefix};
+}
+
+std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,
+                                     const std::filesystem::path& spec_file,
+                                     const std::filesystem::path& dataset,
+                                     const std::filesystem::path& model,
+                                     const std::filesystem::path& output) {
+  return {bin.string(), "train",           "--spec",   spec_file.string(),
+          "--dataset",  dataset.string(),  "--model",  model.string(),
+          "--output",   output.string()};
+}
+
+}  // namespace easel::worker
