@@ -1,0 +1,46 @@
+#ifndef EASEL_COORDINATOR_API_TRAINING_SERVICE_H_
+#define EASEL_COORDINATOR_API_TRAINING_SERVICE_H_
+
+#include "coordinator/registry/dataset_registry.h"
+#include "coordinator/registry/model_registry.h"
+#include "coordinator/scheduler/notifier.h"
+#include "coordinator/scheduler/training_store.h"
+#include "easel/v1/trainings.grpc.pb.h"
+
+namespace easel::coordinator {
+
+class TrainingServiceImpl final : public v1::TrainingService::Service {
+ public:
+  TrainingServiceImpl(TrainingStore& trainings, ModelRegistry& models, DatasetRegistry& datasets,
+                      Notifier& events)
+      : trainings_(trainings), models_(models), datasets_(datasets), events_(events) {}
+
+  grpc::Status CreateTraining(grpc::ServerContext* context,
+                              const v1::CreateTrainingRequest* request,
+                              v1::Training* response) override;
+  grpc::Status GetTraining(grpc::ServerContext* context, const v1::GetTrainingRequest* request,
+                           v1::Training* response) override;
+  grpc::Status ListTrainings(grpc::ServerContext* context,
+                             const v1::ListTrainingsRequest* request,
+                             v1::ListTrainingsResponse* response) override;
+  grpc::Status CancelTraining(grpc::ServerContext* context,
+                              const v1::CancelTrainingRequest* request,
+                              v1::Training* response) override;
+  grpc::Status WatchTraining(grpc::ServerContext* context,
+                             const v1::WatchTrainingRequest* request,
+                             grpc::ServerWriter<v1::TrainingEvent>* writer) override;
+
+ private:
+  absl::StatusOr<v1::Training> Create(const v1::CreateTrainingRequest& request);
+  absl::Status Watch(grpc::ServerContext& context, const v1::WatchTrainingRequest& request,
+                     grpc::ServerWriter<v1::TrainingEvent>& writer);
+
+  TrainingStore& trainings_;
+  ModelRegistry& models_;
+  DatasetRegistry& datasets_;
+  Notifier& events_;
+};
+
+}  // namespace easel::coordinator
+
+#endif  // EASEL_COORDINATOR_API_TRAINING_SERVICE_H_

@@ -1,0 +1,62 @@
+// easel-coordinator: the control plane. Prints one JSON line once it listens.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "absl/strings/str_cat.h"
+#include "coordinator/log.h"
+#include "coordinator/server.h"
+#include "nlohmann/json.hpp"
+
+int main(int argc, char** argv) {
+  easel::CoordinatorOptions options;
+  std::string data_dir;
+  double lease_seconds = 60;
+  CLI::App app{
+      "Easel coordinator: the gRPC API, the store and the task scheduler.\n\n"
+      "Example:\n  easel-coordinator --data-dir /var/lib/easel --listen 127.0.0.1:7500\n"};
+  app.add_option("--data-dir", data_dir, "Directory holding easel.db, blobs/ and uploads/")
+      ->required();
+  app.add_option("--listen", options.listen_address,
+                 "Address to serve gRPC on; port 0 lets the OS pick one")
+      ->capture_default_str();
+  app.add_option("--lease-seconds", lease_seconds, "How long a task lease lasts without a heartbeat")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-attempts", options.max_attempts,
+                 "Attempts of a task that crashes before its training fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  CLI11_PARSE(app, argc, argv);
+  options.data_dir = data_dir;
+  options.lease_duration = absl::Seconds(lease_seconds);
+
+  // Block the termination signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = easel::CoordinatorServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "easel-coordinator: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::cout << nlohmann::ordered_json{{"event", "listening"}, {"address", (*server)->address()}}.dump()
+            << std::endl;
+  easel::coordinator::LogInfo(
+      absl::StrCat("serving on ", (*server)->address(), ", data in ", data_dir));
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  easel::coordinator::LogInfo(absl::StrCat("received signal ", signal_number, "; shutting down"));
+  (*server)->Shutdown();
+  (*server)->Wait();
+  easel::coordinator::LogInfo("stopped");
+  return 0;
+}

@@ -1,0 +1,398 @@
+#include "coordinator/scheduler/task_queue.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "common/status_macros.h"
+#include "coordinator/log.h"
+#include "coordinator/registry/model_registry.h"
+#include "coordinator/registry/names.h"
+#include "coordinator/scheduler/training_store.h"
+#include "coordinator/store/timestamps.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace easel::coordinator {
+namespace {
+
+constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
+// How often a waiting LeaseTask looks whether its client went away.
+constexpr absl::Duration kCancelCheckInterval = absl::Seconds(1);
+
+struct LeasedTask {
+  std::string training_id;
+  int64_t attempt = 0;
+  int64_t crashes = 0;
+  bool cancel_requested = false;
+  std::string worker_id;
+};
+
+absl::Status StaleLease(std::string_view task_id, int64_t epoch) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "stale lease: task ", std::string(task_id), " epoch ", epoch,
+      " is no longer leased (it expired, was leased again or finished); stop working on it"));
+}
+
+// Applies `UPDATE tasks SET lease_expire_us = <extend or unchanged> WHERE id AND epoch` only
+// while the lease is live; exactly one row must change.
+absl::StatusOr<LeasedTask> FenceTask(Connection& connection, std::string_view task_id,
+                                     int64_t epoch, std::optional<int64_t> extend_to_us) {
+  std::string id(task_id);
+  int64_t now = ToMicros(absl::Now());
+  SqlValue expire = extend_to_us.has_value() ? SqlValue(*extend_to_us) : SqlValue(nullptr);
+  EASEL_ASSIGN_OR_RETURN(
+      int changed,
+      connection.Execute("UPDATE tasks SET lease_expire_us = COALESCE(?, lease_expire_us) "
+                         "WHERE id = ? AND epoch = ? AND state = 'leased' AND lease_expire_us > ?",
+                         {expire, id, epoch, now}));
+  if (changed != 1) return StaleLease(task_id, epoch);
+  EASEL_ASSIGN_OR_RETURN(
+      Statement row,
+      connection.Query("SELECT training_id, attempt, crashes, cancel_requested, worker_id "
+                       "FROM tasks WHERE id = ?",
+                       {id}));
+  EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+  if (!found) return StaleLease(task_id, epoch);
+  LeasedTask task{row.Text(0), row.Int(1), row.Int(2), row.Int(3) != 0, row.Text(4)};
+  EASEL_RETURN_IF_ERROR(connection
+                            .Execute("UPDATE workers SET last_seen_us = ? WHERE id = ?",
+                                     {now, task.worker_id})
+                            .status());
+  return task;
+}
+
+absl::Status Requeue(Connection& connection, std::string_view task_id,
+                     std::string_view training_id, std::string_view error, bool counted,
+                     std::string_view log_line) {
+  EASEL_RETURN_IF_ERROR(
+      connection
+          .Execute("UPDATE tasks SET state = 'queued', worker_id = '', lease_expire_us = 0, "
+                   "last_error = ?, crashes = crashes + ? WHERE id = ?",
+                   {std::string(error), int64_t{counted}, std::string(task_id)})
+          .status());
+  return TrainingStore::AppendLog(connection, training_id, log_line);
+}
+
+absl::Status EndTask(Connection& connection, std::string_view task_id, std::string_view state,
+                     std::string_view error) {
+  return connection
+      .Execute("UPDATE tasks SET state = ?, lease_expire_us = 0, last_error = ? WHERE id = ?",
+               {std::string(state), std::string(error), std::string(task_id)})
+      .status();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RegisterWorkerResponse> TaskQueue::RegisterWorker(
+    const v1::RegisterWorkerRequest& request) {
+  if (request.name().empty() || request.name().size() > 256) {
+    return absl::InvalidArgumentError("name must be 1-256 bytes long");
+  }
+  std::string devices;
+  for (const v1::Device& device : request.devices()) {
+    if (device.kind() != "cpu" && device.kind() != "cuda") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "devices: kind '", device.kind(), "' is invalid: use \"cpu\" or \"cuda\""));
+    }
+  }
+  request.SerializeToString(&devices);
+  v1::RegisterWorkerResponse response;
+  response.set_worker_id(NewId());
+  int64_t now = ToMicros(absl::Now());
+  LogInfo(absl::StrCat("worker ", response.worker_id(), " registered as ", request.name(), " with ",
+                       request.devices_size(), " device(s)"));
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) {
+    return connection
+        .Execute("INSERT INTO workers (id, name, devices, register_us, last_seen_us) "
+                 "VALUES (?, ?, ?, ?, ?)",
+                 {response.worker_id(), request.name(), Blob{devices}, now, now})
+        .status();
+  }));
+  int64_t lease_us = absl::ToInt64Microseconds(options_.lease_duration);
+  int64_t heartbeat_us = lease_us / 4;
+  response.mutable_lease_duration()->set_seconds(lease_us / 1000000);
+  response.mutable_lease_duration()->set_nanos(static_cast<int32_t>(lease_us % 1000000) * 1000);
+  response.mutable_heartbeat_interval()->set_seconds(heartbeat_us / 1000000);
+  response.mutable_heartbeat_interval()->set_nanos(
+      static_cast<int32_t>(heartbeat_us % 1000000) * 1000);
+  return response;
+}
+
+absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& worker_id) {
+  std::optional<v1::Task> task;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(
+        Statement next,
+        connection.Query("SELECT id FROM tasks WHERE state = 'queued' ORDER BY seq LIMIT 1"));
+    EASEL_ASSIGN_OR_RETURN(bool found, next.Step());
+    if (!found) return absl::OkStatus();
+    std::string task_id = next.Text(0);
+    int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
+    EASEL_RETURN_IF_ERROR(
+        connection
+            .Execute("UPDATE tasks SET state = 'leased', epoch = epoch + 1, "
+                     "attempt = attempt + 1, worker_id = ?, lease_expire_us = ?, "
+                     "cancel_requested = 0 WHERE id = ? AND state = 'queued'",
+                     {worker_id, expire, task_id})
+            .status());
+    EASEL_ASSIGN_OR_RETURN(
+        Statement row,
+        connection.Query("SELECT t.training_id, t.kind, t.attempt, t.epoch, r.dataset_sha256, "
+                         "r.base_model_dir, r.model, r.version_id, r.destination, r.input_json, "
+                         "r.status FROM tasks t JOIN trainings r ON r.id = t.training_id "
+                         "WHERE t.id = ?",
+                         {task_id}));
+    EASEL_ASSIGN_OR_RETURN(bool joined, row.Step());
+    if (!joined) return absl::InternalError(absl::StrCat("task ", std::string(task_id), " has no training"));
+    v1::Task& leased = task.emplace();
+    leased.set_id(task_id);
+    leased.set_training_id(row.Text(0));
+    leased.set_kind(static_cast<v1::TaskKind>(row.Int(1)));
+    leased.set_attempt(static_cast<int32_t>(row.Int(2)));
+    leased.set_epoch(row.Int(3));
+    leased.set_dataset_sha256(row.Text(4));
+    leased.set_base_model_dir(row.Text(5));
+    leased.set_base_version(absl::StrCat(row.Text(6), ":", row.Text(7)));
+    leased.set_destination(row.Text(8));
+    auto parsed = google::protobuf::util::JsonStringToMessage(row.Text(9), leased.mutable_input());
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat("training ", leased.training_id(),
+                                              ": stored input does not parse"));
+    }
+    *leased.mutable_lease_expire_time() = MicrosToProto(expire);
+    if (row.Int(10) == v1::STARTING) {
+      EASEL_RETURN_IF_ERROR(
+          TrainingStore::SetStatus(connection, leased.training_id(), v1::PROCESSING, ""));
+    }
+    return TrainingStore::AppendLog(
+        connection, leased.training_id(),
+        absl::StrCat("attempt ", leased.attempt(), " leased to worker ", worker_id));
+  }));
+  if (task.has_value()) {
+    LogInfo(absl::StrCat("task ", task->id(), " of training ", task->training_id(),
+                         " leased to worker ", worker_id, " (attempt ", task->attempt(),
+                         ", epoch ", task->epoch(), ")"));
+    notifiers_.events.Notify();
+    notifiers_.leases.Notify();
+  }
+  return task;
+}
+
+absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker_id,
+                                                         absl::Duration wait,
+                                                         const std::function<bool()>& cancelled) {
+  std::string worker(worker_id);
+  if (worker.empty()) return absl::InvalidArgumentError("worker_id is required");
+  EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(Statement row,
+                           connection.Query("SELECT 1 FROM workers WHERE id = ?", {worker}));
+    EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("worker ", worker, " is not registered; call RegisterWorker first"));
+    }
+    return absl::OkStatus();
+  }));
+  absl::Time deadline = absl::Now() + std::clamp(wait, absl::ZeroDuration(), kMaxLeaseWait);
+  while (true) {
+    uint64_t seen = notifiers_.tasks.generation();
+    EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, TryLease(worker));
+    if (task.has_value()) return task;
+    absl::Time now = absl::Now();
+    if (now >= deadline || cancelled()) return std::nullopt;
+    if (!notifiers_.tasks.WaitFor(seen, std::min(deadline, now + kCancelCheckInterval))) {
+      return std::nullopt;
+    }
+  }
+}
+
+absl::StatusOr<v1::HeartbeatResponse> TaskQueue::Heartbeat(std::string_view task_id,
+                                                           int64_t epoch) {
+  v1::HeartbeatResponse response;
+  int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task, FenceTask(connection, task_id, epoch, expire));
+    if (task.cancel_requested) response.add_commands(v1::CANCEL);
+    *response.mutable_lease_expire_time() = MicrosToProto(expire);
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<v1::ReportProgressResponse> TaskQueue::ReportProgress(
+    const v1::ReportProgressRequest& request) {
+  v1::ReportProgressResponse response;
+  int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), expire));
+    for (const v1::LogLine& line : request.logs()) {
+      EASEL_RETURN_IF_ERROR(TrainingStore::AppendLog(connection, task.training_id, line.text()));
+    }
+    for (const v1::Progress& progress : request.progress()) {
+      EASEL_RETURN_IF_ERROR(connection
+                                .Execute("UPDATE trainings SET progress = ? WHERE id = ?",
+                                         {Blob{progress.SerializeAsString()}, task.training_id})
+                                .status());
+      v1::TrainingEvent event;
+      *event.mutable_progress() = progress;
+      EASEL_RETURN_IF_ERROR(TrainingStore::AppendEvent(connection, task.training_id, event));
+    }
+    if (task.cancel_requested) response.add_commands(v1::CANCEL);
+    return absl::OkStatus();
+  }));
+  if (request.logs_size() + request.progress_size() > 0) notifiers_.events.Notify();
+  return response;
+}
+
+absl::Status TaskQueue::CheckLease(std::string_view task_id, int64_t epoch) {
+  return database_.Transact([&](Connection& connection) {
+    return FenceTask(connection, task_id, epoch, std::nullopt).status();
+  });
+}
+
+absl::StatusOr<v1::Version> TaskQueue::Complete(const v1::CompleteTaskRequest& request) {
+  const std::string& digest = request.weights().sha256();
+  if (!blobs_.Contains(digest)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "weights blob '", std::string(digest), "' has not been uploaded; call UploadOutput first"));
+  }
+  EASEL_ASSIGN_OR_RETURN(int64_t size, blobs_.Size(digest));
+  if (request.weights().size_bytes() != 0 && request.weights().size_bytes() != size) {
+    return absl::InvalidArgumentError(absl::StrCat("weights.size_bytes ",
+                                                   request.weights().size_bytes(),
+                                                   " differs from the uploaded blob's ", size));
+  }
+  v1::Version published;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), std::nullopt));
+    EASEL_ASSIGN_OR_RETURN(v1::Training training,
+                           TrainingStore::LoadTraining(connection, task.training_id));
+    EASEL_ASSIGN_OR_RETURN(ModelRef destination,
+                           ParseModelRef(training.destination(), "destination"));
+    v1::Version version;
+    version.set_base_version(absl::StrCat(training.model(), ":", training.version()));
+    version.set_weights_digest(digest);
+    version.set_weights_size(size);
+    version.set_weights_format(request.weights_format().empty() ? "diffusers-lora"
+                                                                : request.weights_format());
+    for (const std::string& token : request.trigger_tokens()) version.add_trigger_tokens(token);
+    if (version.trigger_tokens_size() == 0) {
+      auto it = training.input().fields().find("token_string");
+      if (it != training.input().fields().end()) {
+        version.add_trigger_tokens(it->second.string_value());
+      }
+    }
+    version.set_training_id(training.id());
+    EASEL_ASSIGN_OR_RETURN(published,
+                           ModelRegistry::InsertVersion(connection, destination, version));
+    EASEL_RETURN_IF_ERROR(EndTask(connection, request.task_id(), "done", ""));
+    v1::TrainingOutput output;
+    output.set_version(absl::StrCat(training.destination(), ":", published.id()));
+    output.set_weights_digest(digest);
+    *output.mutable_trigger_tokens() = published.trigger_tokens();
+    EASEL_RETURN_IF_ERROR(connection
+                              .Execute("UPDATE trainings SET output = ? WHERE id = ?",
+                                       {Blob{output.SerializeAsString()}, training.id()})
+                              .status());
+    return TrainingStore::SetStatus(connection, training.id(), v1::SUCCEEDED, "");
+  }));
+  LogInfo(absl::StrCat("task ", request.task_id(), " completed: published ", published.model(),
+                       ":", published.id()));
+  notifiers_.events.Notify();
+  return published;
+}
+
+absl::Status TaskQueue::Fail(const v1::FailTaskRequest& request) {
+  if (request.failure_class() == v1::FAILURE_CLASS_UNSPECIFIED ||
+      !v1::FailureClass_IsValid(request.failure_class())) {
+    return absl::InvalidArgumentError(
+        "failure_class is required: USER_ERROR, CRASH, INFRASTRUCTURE or CANCELED_BY_USER");
+  }
+  bool requeued = false;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), std::nullopt));
+    std::string error = request.error().empty()
+                            ? absl::StrCat("the worker exited with status ", request.exit_status())
+                            : request.error();
+    v1::FailureClass failure = request.failure_class();
+    if (failure == v1::CANCELED_BY_USER || task.cancel_requested) {
+      EASEL_RETURN_IF_ERROR(EndTask(connection, request.task_id(), "canceled", error));
+      return TrainingStore::SetStatus(connection, task.training_id, v1::CANCELED, "");
+    }
+    if (failure == v1::USER_ERROR ||
+        (failure == v1::CRASH && task.crashes + 1 >= options_.max_attempts)) {
+      EASEL_RETURN_IF_ERROR(EndTask(connection, request.task_id(), "failed", error));
+      return TrainingStore::SetStatus(connection, task.training_id, v1::FAILED, error);
+    }
+    bool counted = failure == v1::CRASH;
+    requeued = true;
+    return Requeue(connection, request.task_id(), task.training_id, error, counted,
+                   absl::StrCat("attempt ", task.attempt, " failed (",
+                                counted ? "crash" : "infrastructure", "): ", error,
+                                "; retrying"));
+  }));
+  LogInfo(absl::StrCat("task ", request.task_id(), " failed (",
+                       v1::FailureClass_Name(request.failure_class()), "): ", request.error(),
+                       requeued ? "; requeued" : ""));
+  notifiers_.events.Notify();
+  if (requeued) notifiers_.tasks.Notify();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<absl::Time>> TaskQueue::ExpireLeases(absl::Time now) {
+  std::optional<absl::Time> next;
+  int expired = 0;
+  int64_t now_us = ToMicros(now);
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    struct Expired {
+      std::string id, training_id, worker_id;
+      int64_t attempt;
+      bool cancel_requested;
+    };
+    std::vector<Expired> tasks;
+    {
+      EASEL_ASSIGN_OR_RETURN(
+          Statement row,
+          connection.Query("SELECT id, training_id, worker_id, attempt, cancel_requested "
+                           "FROM tasks WHERE state = 'leased' AND lease_expire_us <= ?",
+                           {now_us}));
+      while (true) {
+        EASEL_ASSIGN_OR_RETURN(bool more, row.Step());
+        if (!more) break;
+        tasks.push_back({row.Text(0), row.Text(1), row.Text(2), row.Int(3), row.Int(4) != 0});
+      }
+    }
+    for (const Expired& task : tasks) {
+      if (task.cancel_requested) {
+        EASEL_RETURN_IF_ERROR(EndTask(connection, task.id, "canceled", "lease expired"));
+        EASEL_RETURN_IF_ERROR(
+            TrainingStore::SetStatus(connection, task.training_id, v1::CANCELED, ""));
+      } else {
+        EASEL_RETURN_IF_ERROR(Requeue(
+            connection, task.id, task.training_id, "lease expired", false,
+            absl::StrCat("attempt ", task.attempt, " lost: the lease of worker ", task.worker_id,
+                         " expired; requeued")));
+      }
+      ++expired;
+    }
+    EASEL_ASSIGN_OR_RETURN(
+        Statement earliest,
+        connection.Query("SELECT MIN(lease_expire_us) FROM tasks WHERE state = 'leased'"));
+    EASEL_ASSIGN_OR_RETURN(bool found, earliest.Step());
+    if (found && !earliest.IsNull(0)) next = absl::FromUnixMicros(earliest.Int(0));
+    return absl::OkStatus();
+  }));
+  if (expired > 0) {
+    LogInfo(absl::StrCat(expired, " lease(s) expired"));
+    notifiers_.events.Notify();
+    notifiers_.tasks.Notify();
+  }
+  return next;
+}
+
+}  // namespace easel::coordinator

@@ -1,0 +1,60 @@
+#ifndef EASEL_COORDINATOR_SCHEDULER_TASK_QUEUE_H_
+#define EASEL_COORDINATOR_SCHEDULER_TASK_QUEUE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "coordinator/blobs/blob_store.h"
+#include "coordinator/scheduler/notifier.h"
+#include "coordinator/store/database.h"
+#include "easel/v1/resources.pb.h"
+#include "easel/v1/worker.pb.h"
+
+namespace easel::coordinator {
+
+struct TaskQueueOptions {
+  absl::Duration lease_duration = absl::Seconds(60);
+  int max_attempts = 3;
+};
+
+// Tasks and their leases. Every call about a task is fenced by its epoch: it applies only
+// while the lease with that epoch is live, else FAILED_PRECONDITION "stale lease".
+class TaskQueue {
+ public:
+  TaskQueue(Database& database, BlobStore& blobs, Notifiers& notifiers, TaskQueueOptions options)
+      : database_(database), blobs_(blobs), notifiers_(notifiers), options_(options) {}
+
+  absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
+      const v1::RegisterWorkerRequest& request);
+  // The oldest queued task, waiting up to `wait` (at most 30 s) for one; nullopt when none
+  // came, when `cancelled` turns true, or on shutdown.
+  absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id, absl::Duration wait,
+                                                const std::function<bool()>& cancelled);
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
+  absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
+      const v1::ReportProgressRequest& request);
+  absl::Status CheckLease(std::string_view task_id, int64_t epoch);
+  absl::StatusOr<v1::Version> Complete(const v1::CompleteTaskRequest& request);
+  absl::Status Fail(const v1::FailTaskRequest& request);
+
+  // Requeues (or cancels) every task whose lease ended by `now`; returns the earliest lease
+  // end still ahead, if any.
+  absl::StatusOr<std::optional<absl::Time>> ExpireLeases(absl::Time now);
+
+ private:
+  absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id);
+
+  Database& database_;
+  BlobStore& blobs_;
+  Notifiers& notifiers_;
+  TaskQueueOptions options_;
+};
+
+}  // namespace easel::coordinator
+
+#endif  // EASEL_COORDINATOR_SCHEDULER_TASK_QUEUE_H_

@@ -1,0 +1,123 @@
+#include "coordinator/server.h"
+
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "coordinator/api/dataset_service.h"
+#include "coordinator/api/model_service.h"
+#include "coordinator/api/training_service.h"
+#include "coordinator/api/worker_service.h"
+#include "coordinator/blobs/blob_store.h"
+#include "coordinator/blobs/upload_store.h"
+#include "coordinator/registry/dataset_registry.h"
+#include "coordinator/registry/model_registry.h"
+#include "coordinator/scheduler/lease_expirer.h"
+#include "coordinator/scheduler/notifier.h"
+#include "coordinator/scheduler/task_queue.h"
+#include "coordinator/scheduler/training_store.h"
+#include "coordinator/store/database.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace easel {
+
+using namespace coordinator;  // NOLINT: the server wires the coordinator's parts together.
+
+struct CoordinatorServer::Parts {
+  std::unique_ptr<Database> database;
+  std::unique_ptr<BlobStore> blobs;
+  Notifiers notifiers;
+  std::unique_ptr<ModelRegistry> models;
+  std::unique_ptr<DatasetRegistry> datasets;
+  std::unique_ptr<UploadStore> uploads;
+  std::unique_ptr<TrainingStore> trainings;
+  std::unique_ptr<TaskQueue> queue;
+  std::unique_ptr<DatasetServiceImpl> dataset_service;
+  std::unique_ptr<ModelServiceImpl> model_service;
+  std::unique_ptr<TrainingServiceImpl> training_service;
+  std::unique_ptr<WorkerServiceImpl> worker_service;
+  std::unique_ptr<LeaseExpirer> expirer;
+};
+
+CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options)
+    : options_(options), parts_(std::make_unique<Parts>()) {}
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const CoordinatorOptions& options) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir is required");
+  if (options.lease_duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("lease_duration must be positive");
+  }
+  if (options.max_attempts < 1) return absl::InvalidArgumentError("max_attempts must be >= 1");
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot create data directory ",
+                                               options.data_dir.string(), ": ", error.message()));
+  }
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(options));
+  Parts& parts = *server->parts_;
+  EASEL_ASSIGN_OR_RETURN(parts.database, Database::Open(options.data_dir / "easel.db"));
+  EASEL_ASSIGN_OR_RETURN(parts.blobs, BlobStore::Open(options.data_dir));
+  parts.models = std::make_unique<ModelRegistry>(*parts.database);
+  parts.datasets = std::make_unique<DatasetRegistry>(*parts.database);
+  parts.uploads =
+      std::make_unique<UploadStore>(*parts.database, *parts.blobs, options.data_dir / "uploads");
+  parts.trainings = std::make_unique<TrainingStore>(*parts.database, parts.notifiers);
+  parts.queue = std::make_unique<TaskQueue>(
+      *parts.database, *parts.blobs, parts.notifiers,
+      TaskQueueOptions{options.lease_duration, options.max_attempts});
+  parts.dataset_service = std::make_unique<DatasetServiceImpl>(*parts.uploads, *parts.datasets);
+  parts.model_service = std::make_unique<ModelServiceImpl>(*parts.models, *parts.blobs);
+  parts.training_service = std::make_unique<TrainingServiceImpl>(
+      *parts.trainings, *parts.models, *parts.datasets, parts.notifiers.events);
+  parts.worker_service = std::make_unique<WorkerServiceImpl>(*parts.queue, *parts.blobs);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.RegisterService(parts.dataset_service.get());
+  builder.RegisterService(parts.model_service.get());
+  builder.RegisterService(parts.training_service.get());
+  builder.RegisterService(parts.worker_service.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     "; is the address valid and the port free?"));
+  }
+  parts.expirer = std::make_unique<LeaseExpirer>(*parts.queue, parts.notifiers.leases);
+  return server;
+}
+
+CoordinatorServer::~CoordinatorServer() {
+  Shutdown();
+  Wait();
+}
+
+std::string CoordinatorServer::address() const {
+  const std::string& listen = options_.listen_address;
+  size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  return absl::StrCat(host, ":", port_);
+}
+
+void CoordinatorServer::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    parts_->notifiers.ShutdownAll();
+    if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    parts_->expirer.reset();
+  });
+}
+
+void CoordinatorServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace easel

@@ -1,0 +1,52 @@
+#ifndef EASEL_COORDINATOR_SERVER_H_
+#define EASEL_COORDINATOR_SERVER_H_
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace easel {
+
+struct CoordinatorOptions {
+  std::filesystem::path data_dir;
+  std::string listen_address = "127.0.0.1:0";
+  absl::Duration lease_duration = absl::Seconds(60);
+  int max_attempts = 3;
+};
+
+// The coordinator: store, blobs, scheduler and the gRPC services, serving on one port.
+class CoordinatorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(const CoordinatorOptions& options);
+  ~CoordinatorServer();
+  CoordinatorServer(const CoordinatorServer&) = delete;
+  CoordinatorServer& operator=(const CoordinatorServer&) = delete;
+
+  int port() const { return port_; }
+  std::string address() const;
+  // Stops accepting calls, ends waiting calls and watches, and stops the lease expirer.
+  void Shutdown();
+  void Wait();
+
+ private:
+  struct Parts;
+  explicit CoordinatorServer(const CoordinatorOptions& options);
+
+  CoordinatorOptions options_;
+  std::unique_ptr<Parts> parts_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace easel
+
+#endif  // EASEL_COORDINATOR_SERVER_H_

@@ -1,0 +1,156 @@
+#include "coordinator/store/migrations.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace easel::coordinator {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> migrations = {
+      {1, R"sql(
+CREATE TABLE models (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  visibility TEXT NOT NULL DEFAULT 'private',
+  create_us INTEGER NOT NULL,
+  UNIQUE (owner, name)
+);
+CREATE TABLE versions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  create_us INTEGER NOT NULL,
+  base_version TEXT NOT NULL DEFAULT '',
+  weights_digest TEXT NOT NULL DEFAULT '',
+  weights_size INTEGER NOT NULL DEFAULT 0,
+  weights_format TEXT NOT NULL,
+  trigger_tokens TEXT NOT NULL DEFAULT '[]',
+  training_id TEXT UNIQUE,
+  base_model_dir TEXT NOT NULL DEFAULT '',
+  FOREIGN KEY (owner, name) REFERENCES models (owner, name)
+);
+CREATE INDEX versions_by_model ON versions (owner, name, seq);
+CREATE TABLE datasets (
+  sha256 TEXT PRIMARY KEY,
+  size_bytes INTEGER NOT NULL,
+  filename TEXT NOT NULL,
+  create_us INTEGER NOT NULL
+);
+CREATE TABLE uploads (
+  upload_id TEXT PRIMARY KEY,
+  filename TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  committed_offset INTEGER NOT NULL DEFAULT 0,
+  complete INTEGER NOT NULL DEFAULT 0,
+  create_us INTEGER NOT NULL
+);
+CREATE TABLE trainings (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  version_id TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  input_json TEXT NOT NULL,
+  dataset_sha256 TEXT NOT NULL,
+  base_model_dir TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  logs TEXT NOT NULL DEFAULT '',
+  output BLOB,
+  progress BLOB,
+  create_us INTEGER NOT NULL,
+  start_us INTEGER,
+  complete_us INTEGER,
+  request_id TEXT UNIQUE,
+  event_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tasks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  training_id TEXT NOT NULL REFERENCES trainings (id),
+  kind INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  crashes INTEGER NOT NULL DEFAULT 0,
+  worker_id TEXT NOT NULL DEFAULT '',
+  lease_expire_us INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  create_us INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_state ON tasks (state, seq);
+CREATE INDEX tasks_by_training ON tasks (training_id);
+CREATE TABLE training_events (
+  training_id TEXT NOT NULL REFERENCES trainings (id),
+  sequence INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  event BLOB NOT NULL,
+  PRIMARY KEY (training_id, sequence)
+);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  devices BLOB NOT NULL,
+  register_us INTEGER NOT NULL,
+  last_seen_us INTEGER NOT NULL
+);
+)sql"},
+  };
+  return migrations;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return Migrations().back().version; }
+
+absl::StatusOr<int> CurrentSchemaVersion(Connection& connection) {
+  EASEL_ASSIGN_OR_RETURN(
+      Statement statement,
+      connection.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  EASEL_ASSIGN_OR_RETURN(bool row, statement.Step());
+  return row ? static_cast<int>(statement.Int(0)) : 0;
+}
+
+absl::Status ApplyMigrations(Connection& connection) {
+  EASEL_RETURN_IF_ERROR(connection.ExecScript(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL)"));
+  for (const Migration& migration : Migrations()) {
+    EASEL_RETURN_IF_ERROR(connection.ExecScript("BEGIN IMMEDIATE"));
+    absl::Status status = [&]() -> absl::Status {
+      EASEL_ASSIGN_OR_RETURN(int current, CurrentSchemaVersion(connection));
+      if (migration.version <= current) return absl::OkStatus();
+      EASEL_RETURN_IF_ERROR(connection.ExecScript(migration.sql));
+      EASEL_ASSIGN_OR_RETURN(
+          int changed,
+          connection.Execute("INSERT INTO schema_migrations (version, applied_us) "
+                             "VALUES (?, CAST(strftime('%s','now') AS INTEGER) * 1000000)",
+                             {int64_t{migration.version}}));
+      (void)changed;
+      return absl::OkStatus();
+    }();
+    if (!status.ok()) {
+      connection.ExecScript("ROLLBACK").IgnoreError();
+      return absl::Status(status.code(), absl::StrCat("schema migration ", migration.version,
+                                                      ": ", status.message()));
+    }
+    EASEL_RETURN_IF_ERROR(connection.ExecScript("COMMIT"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace easel::coordinator

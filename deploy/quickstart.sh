@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The main job on one machine: install, build, start a coordinator and a CPU worker on
+# loopback, create the tiny base model and the example dataset, train a LoRA with
+# `easel train --follow`, and print the published version, its trigger token and weights file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash deploy/build.sh
+bin="$root/build"
+data="$root/easel-data"
+port="${EASEL_PORT:-7500}"
+export EASEL_HOST="127.0.0.1:$port"
+mkdir -p "$data"
+easel() { "$bin/cli/easel" "$@"; }
+
+echo "== starting easel-coordinator on $EASEL_HOST (data in $data/coordinator)"
+"$bin/coordinator/easel-coordinator" --data-dir "$data/coordinator" --listen "$EASEL_HOST" \
+  > "$data/coordinator.out" 2> "$data/coordinator.log" &
+coordinator=$!
+worker=""
+cleanup() {
+  [ -n "$worker" ] && kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null
+  kill "$coordinator" 2>/dev/null && wait "$coordinator" 2>/dev/null
+  true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  grep -q '"listening"' "$data/coordinator.out" 2>/dev/null && break
+  kill -0 "$coordinator" 2>/dev/null || { cat "$data/coordinator.log"; exit 1; }
+  sleep 0.1
+done
+grep -q '"listening"' "$data/coordinator.out" || { echo "coordinator did not start"; exit 1; }
+
+echo "== starting easel-worker (CPU)"
+"$bin/trainer/worker/easel-worker" --coordinator "$EASEL_HOST" --work-dir "$data/work" \
+  --trainer-bin "$bin/trainer/easel-trainer" --preprocess-bin "$bin/preprocess/easel-preprocess" \
+  2> "$data/worker.log" &
+worker=$!
+
+echo "== creating the tiny base model and the example dataset"
+if [ ! -f "$data/tiny-model/model_index.json" ]; then
+  "$bin/trainer/easel-trainer" init-model --preset tiny --output "$data/tiny-model" --seed 1
+fi
+easel models create easel/tiny --from-diffusers "$data/tiny-model" --description "tiny SD-family preset"
+python3 tools/make_example_dataset.py "$data/example-dataset.zip"
+
+echo "== training"
+easel train easel/tiny -d demo/tok-lora --create-destination \
+  input_images=@"$data/example-dataset.zip" max_train_steps=30 lora_rank=4 learning_rate=1e-3 \
+  --follow
+
+easel weights download demo/tok-lora -o "$data/tok-lora.safetensors" > /dev/null
+versions=$(easel versions list demo/tok-lora)
+latest=${versions%%$'\n'*}
+echo
+echo "Published version: $latest"
+echo "Trigger token:     TOK   (prompt: \"a photo of TOK\")"
+echo "Weights file:      $data/tok-lora.safetensors"

@@ -1,0 +1,122 @@
+#include <filesystem>
+#include <fstream>
+
+#include "common/sha256.h"
+#include "coordinator/blobs/blob_store.h"
+#include "coordinator/store/database.h"
+#include "coordinator/store/migrations.h"
+#include "coordinator/store/page_token.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/coordinator_fixture.h"
+
+namespace easel::coordinator {
+namespace {
+
+TEST(DatabaseTest, MigrationsAreIdempotentAcrossReopen) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  for (int open = 0; open < 3; ++open) {
+    auto database = Database::Open(dir / "easel.db");
+    ASSERT_TRUE(database.ok()) << database.status();
+    ASSERT_TRUE((*database)
+                    ->Read([&](Connection& connection) -> absl::Status {
+                      auto version = CurrentSchemaVersion(connection);
+                      EXPECT_TRUE(version.ok());
+                      EXPECT_EQ(*version, LatestSchemaVersion());
+                      auto rows = connection.Query("SELECT COUNT(*) FROM schema_migrations");
+                      EXPECT_TRUE(rows.ok());
+                      EXPECT_TRUE(*rows->Step());
+                      EXPECT_EQ(rows->Int(0), LatestSchemaVersion());
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    if (open == 0) {
+      ASSERT_TRUE((*database)
+                      ->Transact([](Connection& connection) {
+                        return connection
+                            .Execute("INSERT INTO models (owner, name, create_us) "
+                                     "VALUES ('a', 'b', 1)")
+                            .status();
+                      })
+                      .ok());
+    }
+    ASSERT_TRUE((*database)
+                    ->Read([](Connection& connection) -> absl::Status {
+                      auto rows = connection.Query("SELECT COUNT(*) FROM models");
+                      EXPECT_TRUE(*rows->Step());
+                      EXPECT_EQ(rows->Int(0), 1);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DatabaseTest, FailedTransactionRollsBack) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  auto database = Database::Open(dir / "easel.db");
+  ASSERT_TRUE(database.ok());
+  absl::Status status = (*database)->Transact([](Connection& connection) -> absl::Status {
+    EXPECT_TRUE(connection.Execute("INSERT INTO models (owner, name, create_us) VALUES ('a','b',1)")
+                    .ok());
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE((*database)
+                  ->Read([](Connection& connection) -> absl::Status {
+                    auto rows = connection.Query("SELECT COUNT(*) FROM models");
+                    EXPECT_TRUE(*rows->Step());
+                    EXPECT_EQ(rows->Int(0), 0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BlobStoreTest, PutGetVerify) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  auto blobs = BlobStore::Open(dir);
+  ASSERT_TRUE(blobs.ok());
+  auto digest = (*blobs)->Put("hello blobs");
+  ASSERT_TRUE(digest.ok());
+  EXPECT_EQ(*digest, Sha256Hex("hello blobs"));
+  std::filesystem::path path = (*blobs)->PathFor(*digest);
+  EXPECT_EQ(path.parent_path().filename().string(), digest->substr(0, 2));
+  EXPECT_TRUE((*blobs)->Contains(*digest));
+  EXPECT_EQ(*(*blobs)->Size(*digest), 11);
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "hello blobs");
+  EXPECT_TRUE((*blobs)->Verify(*digest).ok());
+
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "tampered";
+  EXPECT_EQ((*blobs)->Verify(*digest).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*blobs)->Size(Sha256Hex("missing")).status().code(), absl::StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BlobStoreTest, PutFileRejectsWrongDigestAndRemovesTheTempFile) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  auto blobs = BlobStore::Open(dir);
+  ASSERT_TRUE(blobs.ok());
+  std::filesystem::path temp = (*blobs)->NewTempPath();
+  std::ofstream(temp, std::ios::binary) << "content";
+  absl::Status status = (*blobs)->PutFile(temp, Sha256Hex("other"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("checksum mismatch"), absl::string_view::npos);
+  EXPECT_FALSE(std::filesystem::exists(temp));
+  EXPECT_FALSE((*blobs)->Contains(Sha256Hex("other")));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PageTokenTest, RoundTripsAndRejectsForeignTokens) {
+  EXPECT_EQ(*DecodePageToken(EncodePageToken(42)), 42);
+  EXPECT_EQ(*DecodePageToken(""), 0);
+  auto bad = DecodePageToken("not-a-token");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("page_token"), absl::string_view::npos);
+  EXPECT_EQ(*ClampPageSize(0), 20);
+  EXPECT_EQ(*ClampPageSize(1000), 100);
+}
+
+}  // namespace
+}  // namespace easel::coordinator

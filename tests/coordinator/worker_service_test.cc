@@ -1,0 +1,290 @@
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/coordinator_fixture.h"
+
+namespace easel::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class WorkerServiceTest : public CoordinatorTest {
+ protected:
+  void SetUp() override {
+    CoordinatorTest::SetUp();
+    PrepareTrainingInputs();
+  }
+
+  v1::Training NewTraining() {
+    v1::Training training;
+    grpc::Status status = CreateTraining(TrainingRequest(), &training);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return training;
+  }
+
+  grpc::Status Complete(const v1::Task& task, const v1::OutputRef& weights,
+                        v1::CompleteTaskResponse* response) {
+    grpc::ClientContext context;
+    v1::CompleteTaskRequest request;
+    request.set_task_id(task.id());
+    request.set_epoch(task.epoch());
+    *request.mutable_weights() = weights;
+    request.set_weights_format("diffusers-lora");
+    request.add_trigger_tokens("sks");
+    return workers_->CompleteTask(&context, request, response);
+  }
+
+  grpc::Status Report(const v1::Task& task, int step, const std::string& log,
+                      v1::ReportProgressResponse* response) {
+    grpc::ClientContext context;
+    v1::ReportProgressRequest request;
+    request.set_task_id(task.id());
+    request.set_epoch(task.epoch());
+    v1::Progress* progress = request.add_progress();
+    progress->set_phase("train");
+    progress->set_step(step);
+    progress->set_total(10);
+    progress->set_loss(0.5);
+    request.add_logs()->set_text(log);
+    return workers_->ReportProgress(&context, request, response);
+  }
+
+  std::vector<v1::Version> Versions(const std::string& model) {
+    grpc::ClientContext context;
+    v1::ListVersionsRequest request;
+    request.set_model(model);
+    v1::ListVersionsResponse response;
+    EXPECT_TRUE(models_->ListVersions(&context, request, &response).ok());
+    return {response.versions().begin(), response.versions().end()};
+  }
+};
+
+TEST_F(WorkerServiceTest, LeaseProgressCompletePublishesExactlyOneVersion) {
+  v1::Training training = NewTraining();
+  std::vector<v1::TrainingEvent> watched;
+  grpc::Status watch_status;
+  std::thread watcher([&] {
+    grpc::ClientContext context;
+    v1::WatchTrainingRequest request;
+    request.set_id(training.id());
+    auto reader = trainings_->WatchTraining(&context, request);
+    v1::TrainingEvent event;
+    while (reader->Read(&event)) watched.push_back(event);
+    watch_status = reader->Finish();
+  });
+
+  std::string worker = RegisterWorker();
+  v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_EQ(task.training_id(), training.id());
+  EXPECT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+  EXPECT_EQ(task.attempt(), 1);
+  EXPECT_EQ(task.epoch(), 1);
+  EXPECT_EQ("datasets/" + task.dataset_sha256(), dataset_name_);
+  EXPECT_EQ(task.base_version(), "acme/sd:" + training.version());
+  EXPECT_EQ(task.destination(), "alice/faces");
+  EXPECT_THAT(task.base_model_dir(), HasSubstr("base-sd"));
+  EXPECT_EQ(task.input().fields().at("token_string").string_value(), "sks");
+  EXPECT_EQ(GetTraining(training.id()).status(), v1::PROCESSING);
+
+  v1::ReportProgressResponse progress;
+  ASSERT_TRUE(Report(task, 5, "step 5/10 loss 0.5", &progress).ok());
+  EXPECT_TRUE(progress.commands().empty());
+
+  std::string weights = "fake safetensors bytes";
+  v1::OutputRef ref;
+  grpc::Status status = UploadOutput(task, weights, &ref);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(ref.sha256(), Sha256Hex(weights));
+
+  v1::CompleteTaskResponse completed;
+  status = Complete(task, ref, &completed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(completed.version().model(), "alice/faces");
+  EXPECT_THAT(completed.version().trigger_tokens(), ::testing::ElementsAre("sks"));
+  EXPECT_EQ(completed.version().base_version(), "acme/sd:" + training.version());
+  EXPECT_EQ(completed.version().training_id(), training.id());
+
+  v1::CompleteTaskResponse again;
+  status = Complete(task, ref, &again);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  std::vector<v1::Version> versions = Versions("alice/faces");
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].weights_digest(), Sha256Hex(weights));
+
+  v1::Training done = GetTraining(training.id());
+  EXPECT_EQ(done.status(), v1::SUCCEEDED);
+  EXPECT_EQ(done.output().version(), "alice/faces:" + completed.version().id());
+  EXPECT_EQ(done.output().weights_digest(), Sha256Hex(weights));
+  EXPECT_THAT(done.logs(), HasSubstr("step 5/10 loss 0.5\n"));
+  EXPECT_EQ(done.progress().step(), 5);
+
+  watcher.join();
+  EXPECT_TRUE(watch_status.ok()) << watch_status.error_message();
+  ASSERT_GE(watched.size(), 4u);
+  for (size_t i = 0; i < watched.size(); ++i) EXPECT_EQ(watched[i].sequence(), int64_t(i + 1));
+  EXPECT_EQ(watched.front().status().status(), v1::STARTING);
+  EXPECT_EQ(watched.back().status().status(), v1::SUCCEEDED);
+  EXPECT_EQ(watched.back().training().output().version(), done.output().version());
+  bool saw_progress = false, saw_log = false, saw_processing = false;
+  for (const v1::TrainingEvent& event : watched) {
+    saw_progress = saw_progress || (event.has_progress() && event.progress().step() == 5);
+    saw_log = saw_log || (event.has_log() && event.log().text() == "step 5/10 loss 0.5");
+    saw_processing = saw_processing ||
+                     (event.has_status() && event.status().status() == v1::PROCESSING);
+  }
+  EXPECT_TRUE(saw_progress && saw_log && saw_processing);
+
+  grpc::ClientContext download_context;
+  v1::DownloadWeightsRequest download;
+  download.set_model("alice/faces");
+  auto reader = models_->DownloadWeights(&download_context, download);
+  v1::WeightsChunk chunk;
+  std::string downloaded, filename;
+  while (reader->Read(&chunk)) {
+    if (!chunk.filename().empty()) filename = chunk.filename();
+    downloaded += chunk.data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(downloaded, weights);
+  EXPECT_EQ(filename, "faces-" + completed.version().id() + ".safetensors");
+}
+
+TEST_F(WorkerServiceTest, LeaseWaitsForATaskToArrive) {
+  std::string worker = RegisterWorker();
+  v1::LeaseTaskResponse leased;
+  std::thread waiter([&] { leased = LeaseTask(worker, absl::Seconds(30)); });
+  v1::Training training = NewTraining();
+  waiter.join();
+  EXPECT_EQ(leased.task().training_id(), training.id());
+}
+
+TEST_F(WorkerServiceTest, UserErrorFailsTheTraining) {
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+  ASSERT_TRUE(FailTask(task, v1::USER_ERROR, "no faces found in the images").ok());
+  v1::Training failed = GetTraining(training.id());
+  EXPECT_EQ(failed.status(), v1::FAILED);
+  EXPECT_EQ(failed.error(), "no faces found in the images");
+  EXPECT_EQ(FailTask(task, v1::USER_ERROR, "again").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(WorkerServiceTest, CrashesAreRetriedUpToMaxAttempts) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task infra = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_TRUE(FailTask(infra, v1::INFRASTRUCTURE, "preempted").ok());
+  for (int crash = 1; crash <= 3; ++crash) {
+    v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+    ASSERT_EQ(task.training_id(), training.id());
+    EXPECT_EQ(task.attempt(), crash + 1);
+    EXPECT_EQ(task.epoch(), crash + 1);
+    ASSERT_TRUE(FailTask(task, v1::CRASH, "segfault " + std::to_string(crash)).ok());
+    EXPECT_EQ(GetTraining(training.id()).status(), crash < 3 ? v1::PROCESSING : v1::FAILED);
+  }
+  EXPECT_EQ(GetTraining(training.id()).error(), "segfault 3");
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+}
+
+TEST_F(WorkerServiceTest, CancelOfALeasedTaskIsDeliveredAsACommand) {
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+  grpc::ClientContext context;
+  v1::CancelTrainingRequest cancel;
+  cancel.set_id(training.id());
+  v1::Training pending;
+  ASSERT_TRUE(trainings_->CancelTraining(&context, cancel, &pending).ok());
+  EXPECT_EQ(pending.status(), v1::PROCESSING);
+
+  v1::HeartbeatResponse heartbeat;
+  ASSERT_TRUE(Heartbeat(task, &heartbeat).ok());
+  EXPECT_THAT(heartbeat.commands(), ::testing::ElementsAre(v1::CANCEL));
+  v1::ReportProgressResponse progress;
+  ASSERT_TRUE(Report(task, 1, "still going", &progress).ok());
+  EXPECT_THAT(progress.commands(), ::testing::ElementsAre(v1::CANCEL));
+
+  ASSERT_TRUE(FailTask(task, v1::CANCELED_BY_USER, "stopped").ok());
+  EXPECT_EQ(GetTraining(training.id()).status(), v1::CANCELED);
+}
+
+TEST_F(WorkerServiceTest, BadWorkerRequestsAreRejectedAndTheServerKeepsServing) {
+  grpc::ClientContext context;
+  v1::LeaseTaskRequest lease;
+  lease.set_worker_id("nosuchworker");
+  v1::LeaseTaskResponse leased;
+  EXPECT_EQ(workers_->LeaseTask(&context, lease, &leased).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::Task ghost;
+  ghost.set_id("nosuchtask");
+  ghost.set_epoch(1);
+  v1::HeartbeatResponse heartbeat;
+  grpc::Status status = Heartbeat(ghost, &heartbeat);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
+  EXPECT_EQ(FailTask(ghost, v1::FAILURE_CLASS_UNSPECIFIED, "x").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+  v1::CompleteTaskResponse completed;
+  v1::OutputRef missing;
+  missing.set_sha256(Sha256Hex("never uploaded"));
+  status = Complete(task, missing, &completed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("UploadOutput"));
+
+  // Workers fetch datasets by digest, from any offset.
+  grpc::ClientContext download_context;
+  v1::DownloadBlobRequest download;
+  download.set_sha256(task.dataset_sha256());
+  download.set_offset(4);
+  auto reader = workers_->DownloadBlob(&download_context, download);
+  v1::BlobChunk chunk;
+  std::string tail;
+  while (reader->Read(&chunk)) tail += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(tail, ZipLikeBytes(1000).substr(4));
+  EXPECT_EQ(GetTraining(training.id()).status(), v1::PROCESSING);
+}
+
+class ShortLeaseTest : public WorkerServiceTest {
+ protected:
+  absl::Duration LeaseDuration() const override { return absl::Milliseconds(300); }
+};
+
+TEST_F(ShortLeaseTest, StaleEpochIsRejectedAfterTheLeaseExpiresAndTheTaskIsLeasedAgain) {
+  v1::Training training = NewTraining();
+  v1::Task first = LeaseTask(RegisterWorker("a"), absl::Seconds(5)).task();
+  ASSERT_EQ(first.epoch(), 1);
+  // Worker b waits until the expiry thread requeues the task.
+  v1::Task second = LeaseTask(RegisterWorker("b"), absl::Seconds(30)).task();
+  ASSERT_EQ(second.id(), first.id());
+  EXPECT_EQ(second.epoch(), 2);
+  EXPECT_EQ(second.attempt(), 2);
+
+  v1::HeartbeatResponse heartbeat;
+  grpc::Status status = Heartbeat(first, &heartbeat);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
+  v1::ReportProgressResponse progress;
+  EXPECT_EQ(Report(first, 1, "late", &progress).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  v1::OutputRef ref;
+  EXPECT_EQ(UploadOutput(first, "late weights", &ref).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(FailTask(first, v1::USER_ERROR, "late").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::Training current = GetTraining(training.id());
+  EXPECT_EQ(current.status(), v1::PROCESSING);
+  EXPECT_THAT(current.logs(), HasSubstr("expired; requeued"));
+}
+
+}  // namespace
+}  // namespace easel::testing

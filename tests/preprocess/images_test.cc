@@ -1,0 +1,117 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "preprocess/images/image_codec.h"
+#include "preprocess/images/image_format.h"
+#include "preprocess/images/square_crop.h"
+#include "tests/preprocess/test_support.h"
+
+namespace easel::preprocess {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using testing::Encode;
+using testing::SolidImage;
+
+const cv::Scalar kRed(0, 0, 255);   // BGR
+const cv::Scalar kBlue(255, 0, 0);  // BGR
+
+// Left third red, middle green, right third blue.
+cv::Mat ThreeStripes(int width, int height) {
+  cv::Mat image = SolidImage(width, height, cv::Scalar(0, 255, 0));
+  image(cv::Rect(0, 0, width / 3, height)).setTo(kRed);
+  image(cv::Rect(width - width / 3, 0, width / 3, height)).setTo(kBlue);
+  return image;
+}
+
+TEST(ImageFormatTest, DetectsFormatsByMagicBytes) {
+  const cv::Mat image = SolidImage(8, 8, kRed);
+  EXPECT_EQ(DetectImageFormat(Encode(image, ".jpg")), ImageFormat::kJpeg);
+  EXPECT_EQ(DetectImageFormat(Encode(image, ".png")), ImageFormat::kPng);
+  EXPECT_EQ(DetectImageFormat(Encode(image, ".webp")), ImageFormat::kWebp);
+  EXPECT_EQ(DetectImageFormat(Encode(image, ".bmp")), ImageFormat::kBmp);
+  EXPECT_EQ(DetectImageFormat("GIF89a......"), ImageFormat::kGif);
+  EXPECT_EQ(DetectImageFormat("hello, world"), ImageFormat::kUnknown);
+  EXPECT_EQ(DetectImageFormat(""), ImageFormat::kUnknown);
+}
+
+TEST(ImageCodecTest, DecodesJpegPngAndWebp) {
+  const cv::Mat image = SolidImage(40, 30, kRed);
+  for (const char* extension : {".jpg", ".png", ".webp"}) {
+    const absl::StatusOr<cv::Mat> decoded = DecodeImage(Encode(image, extension));
+    ASSERT_TRUE(decoded.ok()) << extension << ": " << decoded.status();
+    EXPECT_EQ(decoded->cols, 40) << extension;
+    EXPECT_EQ(decoded->rows, 30) << extension;
+    EXPECT_EQ(decoded->type(), CV_8UC3) << extension;
+    const cv::Vec3b center = decoded->at<cv::Vec3b>(15, 20);
+    EXPECT_GT(center[2], 200) << extension;  // still red (BGR order)
+    EXPECT_LT(center[0], 60) << extension;
+  }
+}
+
+TEST(ImageCodecTest, CorruptJpegFailsWithReason) {
+  std::string corrupt = Encode(SolidImage(64, 64, kRed), ".jpg").substr(0, 3);
+  corrupt += std::string(500, '\x5a');
+  const absl::StatusOr<cv::Mat> decoded = DecodeImage(corrupt);
+  EXPECT_TRUE(absl::IsInvalidArgument(decoded.status()));
+  EXPECT_THAT(std::string(decoded.status().message()), StartsWith("corrupt JPEG"));
+}
+
+TEST(ImageCodecTest, OtherFormatsAreRefusedWithReason) {
+  const absl::StatusOr<cv::Mat> bmp = DecodeImage(Encode(SolidImage(8, 8, kRed), ".bmp"));
+  EXPECT_THAT(std::string(bmp.status().message()), HasSubstr("unsupported image format BMP"));
+  EXPECT_EQ(DecodeImage("plain text").status().message(), "not an image");
+}
+
+TEST(ImageCodecTest, PngIsRgbWithoutAlpha) {
+  const absl::StatusOr<std::string> png = EncodeRgbPng(SolidImage(16, 16, kRed));
+  ASSERT_TRUE(png.ok()) << png.status();
+  ASSERT_GT(png->size(), 26u);
+  // IHDR: width at 16, height at 20, bit depth at 24, colour type at 25 (2 = RGB).
+  EXPECT_EQ(static_cast<unsigned char>((*png)[24]), 8);
+  EXPECT_EQ(static_cast<unsigned char>((*png)[25]), 2);
+  const cv::Mat back = cv::imdecode(cv::Mat(1, static_cast<int>(png->size()), CV_8U,
+                                            const_cast<char*>(png->data())),
+                                    cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(back.type(), CV_8UC3);
+  EXPECT_EQ(back.at<cv::Vec3b>(8, 8), cv::Vec3b(0, 0, 255));
+}
+
+TEST(SquareCropTest, CenterSquareOfLandscapeAndPortrait) {
+  const CropBox landscape = CenterSquare(640, 480);
+  EXPECT_EQ(landscape.x, 80);
+  EXPECT_EQ(landscape.y, 0);
+  EXPECT_EQ(landscape.width, 480);
+  EXPECT_EQ(landscape.height, 480);
+  const CropBox portrait = CenterSquare(300, 501);
+  EXPECT_EQ(portrait.x, 0);
+  EXPECT_EQ(portrait.y, 100);
+  EXPECT_EQ(portrait.width, 300);
+  EXPECT_EQ(portrait.height, 300);
+}
+
+TEST(SquareCropTest, ShrinksToResolutionKeepingTheCentre) {
+  // 900 wide: the centre square is x in [150, 750): 150 px of red, 300 green, 150 blue.
+  const cv::Mat image = ThreeStripes(900, 600);
+  const CropBox box = CenterSquare(image.cols, image.rows);
+  const cv::Mat square = CropAndResize(image, box, 64);
+  EXPECT_EQ(square.cols, 64);
+  EXPECT_EQ(square.rows, 64);
+  EXPECT_EQ(square.at<cv::Vec3b>(32, 2), cv::Vec3b(0, 0, 255));
+  EXPECT_EQ(square.at<cv::Vec3b>(32, 32), cv::Vec3b(0, 255, 0));
+  EXPECT_EQ(square.at<cv::Vec3b>(32, 61), cv::Vec3b(255, 0, 0));
+}
+
+TEST(SquareCropTest, EnlargesSmallImages) {
+  const cv::Mat image = ThreeStripes(30, 20);
+  const cv::Mat square = CropAndResize(image, CenterSquare(30, 20), 128);
+  EXPECT_EQ(square.cols, 128);
+  EXPECT_EQ(square.rows, 128);
+  EXPECT_EQ(square.type(), CV_8UC3);
+  EXPECT_EQ(square.at<cv::Vec3b>(64, 64), cv::Vec3b(0, 255, 0));
+}
+
+}  // namespace
+}  // namespace easel::preprocess

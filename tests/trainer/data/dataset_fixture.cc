@@ -1,0 +1,100 @@
+#include "tests/trainer/data/dataset_fixture.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+#include <stdexcept>
+#include <vector>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+
+namespace easel::data::testing {
+
+namespace {
+
+std::filesystem::path TempRoot() {
+  return std::filesystem::temp_directory_path() /
+         ("easel-trainer-test-" + std::to_string(::getpid()));
+}
+
+// Removes this process's temp directories when the test program ends.
+class TempRootCleaner : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(TempRoot(), ignored);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kTempRootCleaner =
+    ::testing::AddGlobalTestEnvironment(new TempRootCleaner);
+
+}  // namespace
+
+std::filesystem::path FreshTempDir(const std::string& tag) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = tag;
+  if (info != nullptr) name = std::string(info->test_suite_name()) + "." + info->name() + "." + tag;
+  std::filesystem::path dir = TempRoot() / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteSyntheticPng(const std::filesystem::path& path, int size, int pattern) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(size) * size * 3);
+  const double cx = size * (0.3 + 0.1 * (pattern % 5));
+  const double cy = size * (0.35 + 0.07 * (pattern % 4));
+  const double radius = size * 0.22;
+  const int hue = pattern % 3;
+  for (int y = 0; y < size; ++y) {
+    for (int x = 0; x < size; ++x) {
+      double d = std::hypot(x - cx, y - cy);
+      double disc = 1.0 / (1.0 + std::exp((d - radius) / 1.5));
+      double gradient = static_cast<double>(x + y) / (2.0 * size);
+      for (int c = 0; c < 3; ++c) {
+        double background = 40 + 120 * gradient * (c == 2 ? 1.0 : 0.5);
+        double foreground = c == hue ? 230 : 60;
+        rgb[(static_cast<size_t>(y) * size + x) * 3 + c] =
+            static_cast<uint8_t>(background * (1 - disc) + foreground * disc);
+      }
+    }
+  }
+  std::filesystem::create_directories(path.parent_path());
+  if (stbi_write_png(path.c_str(), size, size, 3, rgb.data(), size * 3) == 0) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+}
+
+void WriteJson(const std::filesystem::path& path, const nlohmann::json& value) {
+  std::ofstream out(path);
+  out << value.dump(2);
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+nlohmann::json WriteSyntheticDataset(const std::filesystem::path& dir, int count, int size) {
+  nlohmann::json images = nlohmann::json::array();
+  for (int i = 0; i < count; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "images/%04d.png", i);
+    WriteSyntheticPng(dir / name, size, i);
+    images.push_back({{"source", "photo" + std::to_string(i) + ".jpg"},
+                      {"file", name},
+                      {"caption", "a photo of TOK, pattern " + std::to_string(i)},
+                      {"caption_source", "caption.csv"},
+                      {"width", size},
+                      {"height", size}});
+  }
+  nlohmann::json manifest = {{"version", 1},
+                             {"resolution", size},
+                             {"images", images},
+                             {"skipped", {{{"source", "notes.txt"}, {"reason", "not an image"}}}},
+                             {"warnings", nlohmann::json::array()}};
+  WriteJson(dir / "manifest.json", manifest);
+  return manifest;
+}
+
+}  // namespace easel::data::testing

@@ -1,0 +1,41 @@
+#ifndef EASEL_TRAINER_METHODS_TRAINING_SPEC_H_
+#define EASEL_TRAINER_METHODS_TRAINING_SPEC_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace easel::methods {
+
+// The job spec a training run is given (JSON, field names as below; defaults as in
+// docs/inputs.md, which the coordinator fills in).
+struct TrainingSpec {
+  std::string method = "lora";
+  int64_t max_train_steps = 1000;  // > 0
+  double learning_rate = 1e-4;  // > 0
+  int64_t lora_rank = 16;       // 1..256
+  double lora_alpha = 0;        // > 0; 0 (or absent from the JSON) means lora_rank
+  std::vector<std::string> lora_target_modules = {"to_q", "to_k", "to_v", "to_out.0"};
+  int64_t train_batch_size = 1;  // >= 1
+  int64_t resolution = 0;        // 0: the prepared dataset's; else a multiple of 8 in 8..4096
+  uint64_t seed = 0;
+  int64_t lr_warmup_steps = 0;  // >= 0
+  std::string token_string = "TOK";
+  int64_t progress_every = 1;  // >= 1
+  std::vector<std::string> unknown_fields;  // present in the JSON but not used
+
+  // token_string split on whitespace and commas.
+  std::vector<std::string> TriggerTokens() const;
+};
+
+inline constexpr int64_t kMaxLoraRank = 256;
+
+// Validates types and ranges; an error is InvalidArgument naming the field.
+absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json);
+
+}  // namespace easel::methods
+
+#endif  // EASEL_TRAINER_METHODS_TRAINING_SPEC_H_

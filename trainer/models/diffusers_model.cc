@@ -1,0 +1,230 @@
+#include "trainer/models/diffusers_model.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "trainer/models/weights.h"
+
+namespace easel::models {
+namespace {
+
+absl::StatusOr<nlohmann::json> ReadJson(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("missing ", path.string()));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  nlohmann::json json = nlohmann::json::parse(buffer.str(), nullptr, false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not a JSON object"));
+  }
+  return json;
+}
+
+absl::Status WriteJson(const std::filesystem::path& path, const nlohmann::json& json) {
+  std::ofstream out(path, std::ios::trunc);
+  out << json.dump(2) << "\n";
+  out.flush();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path.string()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, torch::Tensor>> LoadShards(
+    const std::filesystem::path& index_path) {
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json index, ReadJson(index_path));
+  if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(index_path.string(), " has no weight_map"));
+  }
+  std::set<std::string> shards;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    if (!shard.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(index_path.string(), ": weight_map entry \"", name, "\" is not a string"));
+    }
+    shards.insert(shard.get<std::string>());
+  }
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& shard : shards) {
+    EASEL_ASSIGN_OR_RETURN(auto part, LoadSafetensors(index_path.parent_path() / shard));
+    tensors.merge(part);
+  }
+  return tensors;
+}
+
+// The component's weights: single file, sharded index, or fp16 variant, in that order.
+absl::StatusOr<std::map<std::string, torch::Tensor>> LoadComponentWeights(
+    const std::filesystem::path& dir) {
+  for (const char* stem : {"diffusion_pytorch_model", "model"}) {
+    const auto single = dir / absl::StrCat(stem, ".safetensors");
+    if (std::filesystem::exists(single)) return LoadSafetensors(single);
+    const auto index = dir / absl::StrCat(stem, ".safetensors.index.json");
+    if (std::filesystem::exists(index)) return LoadShards(index);
+  }
+  for (const char* stem : {"diffusion_pytorch_model", "model"}) {
+    const auto variant = dir / absl::StrCat(stem, ".fp16.safetensors");
+    if (std::filesystem::exists(variant)) return LoadSafetensors(variant);
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no safetensors weights in ", dir.string(),
+      " (expected diffusion_pytorch_model.safetensors or model.safetensors; .bin is not supported)"));
+}
+
+template <typename Module>
+absl::Status LoadComponent(const std::filesystem::path& dir, Module& module, const char* what) {
+  EASEL_ASSIGN_OR_RETURN(auto tensors, LoadComponentWeights(dir));
+  return LoadStateDict(*module, tensors, absl::StrCat(what, " (", dir.string(), ")"));
+}
+
+absl::Status SaveComponent(const std::filesystem::path& dir, const torch::nn::Module& module,
+                           const nlohmann::json& config, const char* weights_name) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir.string()));
+  EASEL_RETURN_IF_ERROR(WriteJson(dir / "config.json", config));
+  return SaveSafetensors(dir / weights_name, StateDict(module), {{"format", "pt"}});
+}
+
+nlohmann::json TinySchedulerConfig() {
+  return {{"_class_name", "DDPMScheduler"},
+          {"_diffusers_version", "0.21.4"},
+          {"num_train_timesteps", 1000},
+          {"beta_start", 0.00085},
+          {"beta_end", 0.012},
+          {"beta_schedule", "scaled_linear"},
+          {"prediction_type", "epsilon"},
+          {"variance_type", "fixed_small"},
+          {"clip_sample", false},
+          {"set_alpha_to_one", false},
+          {"steps_offset", 1},
+          {"timestep_spacing", "leading"},
+          {"trained_betas", nullptr}};
+}
+
+nlohmann::json ModelIndex() {
+  return {{"_class_name", "StableDiffusionPipeline"},
+          {"_diffusers_version", "0.21.4"},
+          {"feature_extractor", {nullptr, nullptr}},
+          {"requires_safety_checker", false},
+          {"safety_checker", {nullptr, nullptr}},
+          {"scheduler", {"diffusers", "DDPMScheduler"}},
+          {"text_encoder", {"transformers", "CLIPTextModel"}},
+          {"tokenizer", {"transformers", "CLIPTokenizer"}},
+          {"unet", {"diffusers", "UNet2DConditionModel"}},
+          {"vae", {"diffusers", "AutoencoderKL"}}};
+}
+
+absl::StatusOr<DiffusersModel> LoadUnchecked(const std::filesystem::path& dir) {
+  DiffusersModel model;
+  model.dir = dir;
+  EASEL_ASSIGN_OR_RETURN(model.model_index, ReadJson(dir / "model_index.json"));
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json unet_json, ReadJson(dir / "unet" / "config.json"));
+  EASEL_ASSIGN_OR_RETURN(auto unet_config, UNet2DConditionConfig::FromJson(unet_json));
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json text_json, ReadJson(dir / "text_encoder" / "config.json"));
+  EASEL_ASSIGN_OR_RETURN(auto text_config, CLIPTextConfig::FromJson(text_json));
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json vae_json, ReadJson(dir / "vae" / "config.json"));
+  EASEL_ASSIGN_OR_RETURN(auto vae_config, AutoencoderKLConfig::FromJson(vae_json));
+  EASEL_ASSIGN_OR_RETURN(model.scheduler_config,
+                         ReadJson(dir / "scheduler" / "scheduler_config.json"));
+  EASEL_ASSIGN_OR_RETURN(auto tokenizer, tokenizer::CLIPTokenizer::FromDirectory(dir / "tokenizer"));
+  model.tokenizer = std::make_shared<tokenizer::CLIPTokenizer>(std::move(tokenizer));
+  if (model.tokenizer->vocab_size() > text_config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir.string(), ": tokenizer has ", model.tokenizer->vocab_size(),
+        " tokens but the text encoder's vocab_size is ", text_config.vocab_size));
+  }
+  model.unet = UNet2DConditionModel(unet_config);
+  EASEL_RETURN_IF_ERROR(LoadComponent(dir / "unet", model.unet, "unet"));
+  model.text_encoder = CLIPTextModel(text_config);
+  EASEL_RETURN_IF_ERROR(LoadComponent(dir / "text_encoder", model.text_encoder, "text_encoder"));
+  model.vae = AutoencoderKL(vae_config);
+  EASEL_RETURN_IF_ERROR(LoadComponent(dir / "vae", model.vae, "vae"));
+  return model;
+}
+
+}  // namespace
+
+UNet2DConditionConfig TinyUNetConfig() {
+  UNet2DConditionConfig config;
+  config.sample_size = 32;
+  config.in_channels = 4;
+  config.out_channels = 4;
+  config.block_out_channels = {32, 64};
+  config.layers_per_block = 1;
+  config.down_block_types = {"CrossAttnDownBlock2D", "DownBlock2D"};
+  config.up_block_types = {"UpBlock2D", "CrossAttnUpBlock2D"};
+  config.cross_attention_dim = 32;
+  config.attention_head_dim = {2, 2};
+  config.norm_num_groups = 32;
+  return config;
+}
+
+CLIPTextConfig TinyTextEncoderConfig() {
+  CLIPTextConfig config;
+  config.vocab_size = 514;
+  config.hidden_size = 32;
+  config.intermediate_size = 64;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.max_position_embeddings = 77;
+  config.hidden_act = "quick_gelu";
+  config.bos_token_id = 512;
+  config.eos_token_id = 513;
+  config.pad_token_id = 513;
+  config.projection_dim = 32;
+  return config;
+}
+
+AutoencoderKLConfig TinyVaeConfig() {
+  AutoencoderKLConfig config;
+  config.block_out_channels = {32, 64};
+  config.down_block_types = {"DownEncoderBlock2D", "DownEncoderBlock2D"};
+  config.up_block_types = {"UpDecoderBlock2D", "UpDecoderBlock2D"};
+  config.layers_per_block = 1;
+  config.latent_channels = 4;
+  config.norm_num_groups = 32;
+  config.sample_size = 64;
+  config.scaling_factor = 0.18215;
+  return config;
+}
+
+absl::StatusOr<DiffusersModel> LoadDiffusersModel(const std::filesystem::path& dir) {
+  try {
+    return LoadUnchecked(dir);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("loading diffusers model ", dir.string(), ": ", e.what()));
+  }
+}
+
+absl::Status SaveTinyModel(const std::filesystem::path& dir, uint64_t seed) {
+  try {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir.string()));
+    auto generator = at::detail::getDefaultCPUGenerator();
+    const at::Tensor saved_state = generator.get_state();
+    torch::manual_seed(seed);
+    UNet2DConditionModel unet(TinyUNetConfig());
+    CLIPTextModel text_encoder(TinyTextEncoderConfig());
+    AutoencoderKL vae(TinyVaeConfig());
+    generator.set_state(saved_state);
+
+    EASEL_RETURN_IF_ERROR(WriteJson(dir / "model_index.json", ModelIndex()));
+    EASEL_RETURN_IF_ERROR(SaveComponent(dir / "unet", *unet, unet->config().ToJson(),
+                                        "diffusion_pytorch_model.safetensors"));
+    EASEL_RETURN_IF_ERROR(SaveComponent(dir / "text_encoder", *text_encoder,
+                                        text_encoder->config().ToJson(), "model.safetensors"));
+    EASEL_RETURN_IF_ERROR(SaveComponent(dir / "vae", *vae, vae->config().ToJson(),
+                                        "diffusion_pytorch_model.safetensors"));
+    EASEL_RETURN_IF_ERROR(tokenizer::WriteByteLevelTokenizer(dir / "tokenizer"));
+    std::filesystem::create_directories(dir / "scheduler", error);
+    return WriteJson(dir / "scheduler" / "scheduler_config.json", TinySchedulerConfig());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("writing tiny model to ", dir.string(), ": ", e.what()));
+  }
+}
+
+}  // namespace easel::models

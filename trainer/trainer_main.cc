@@ -1,0 +1,263 @@
+// easel-trainer: one training run. stdout carries JSON lines (one event each); humans read
+// stderr. Exit codes: 0 success, 2 user/config error, 1 anything else.
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "trainer/data/prepared_dataset.h"
+#include "trainer/lora/lora.h"
+#include "trainer/methods/lora_training.h"
+#include "trainer/methods/training_spec.h"
+#include "trainer/models/diffusers_model.h"
+
+namespace easel {
+namespace {
+
+constexpr int kExitCrash = 1;
+constexpr int kExitUser = 2;
+constexpr char kWeightsName[] = "lora.safetensors";
+constexpr char kResultName[] = "result.json";
+
+// Events keep "event" first for people reading the stream.
+using Event = nlohmann::ordered_json;
+
+std::string Dump(const Event& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+class EventStream {
+ public:
+  void Emit(const Event& event) {
+    std::cout << Dump(event) << '\n' << std::flush;
+  }
+  void Log(const std::string& message) {
+    std::cerr << "[easel-trainer] " << message << '\n' << std::flush;
+    Emit({{"event", "log"}, {"message", message}});
+  }
+  void Progress(const methods::ProgressEvent& e) {
+    Emit({{"event", "progress"},
+          {"step", e.step},
+          {"total", e.total},
+          {"loss", e.loss},
+          {"lr", e.lr},
+          {"it_s", e.it_s},
+          {"eta_s", e.eta_s}});
+    std::cerr << absl::StrFormat("[easel-trainer] step %d/%d loss %.4f lr %.2e %.2f it/s eta %.0fs\n",
+                                 e.step, e.total, e.loss, e.lr, e.it_s, e.eta_s)
+              << std::flush;
+  }
+  void Error(const std::string& message, bool user_error) {
+    std::cerr << "[easel-trainer] error: " << message << '\n' << std::flush;
+    Emit({{"event", "error"}, {"message", message}, {"class", user_error ? "user" : "crash"}});
+  }
+};
+
+bool IsUserError(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::StatusOr<nlohmann::json> ReadJsonFile(const std::filesystem::path& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, " ", path.string(), " not found"));
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path.string(), " is not valid JSON"));
+  }
+  return json;
+}
+
+absl::Status WriteJsonFile(const std::filesystem::path& path, const nlohmann::json& json) {
+  const std::filesystem::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp);
+    out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temp.string()));
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", temp.string(), " to ",
+                                               path.string(), ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string BaseModelName(const models::DiffusersModel& model) {
+  if (model.model_index.is_object()) {
+    auto it = model.model_index.find("_name_or_path");
+    if (it != model.model_index.end() && it->is_string() && !it->get<std::string>().empty()) {
+      return it->get<std::string>();
+    }
+  }
+  return std::filesystem::absolute(model.dir).lexically_normal().filename().string();
+}
+
+absl::StatusOr<torch::Device> ChooseDevice(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  const bool cuda = torch::cuda::is_available();
+  if (name == "cuda") {
+    if (!cuda) return absl::FailedPreconditionError("--device cuda: no CUDA device is available");
+    return torch::Device(torch::kCUDA);
+  }
+  if (name == "auto") return torch::Device(cuda ? torch::kCUDA : torch::kCPU);
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device must be auto, cpu or cuda, got \"", name, "\""));
+}
+
+struct TrainArgs {
+  std::string spec;
+  std::string dataset;
+  std::string model;
+  std::string output;
+  std::string device = "auto";
+};
+
+absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json spec_json, ReadJsonFile(args.spec, "spec"));
+  EASEL_ASSIGN_OR_RETURN(methods::TrainingSpec spec, methods::ParseTrainingSpec(spec_json));
+  for (const std::string& field : spec.unknown_fields) {
+    events.Log(absl::StrCat("warning: spec field \"", field, "\" is not used by method ",
+                            spec.method));
+  }
+  EASEL_ASSIGN_OR_RETURN(torch::Device device, ChooseDevice(args.device));
+
+  EASEL_ASSIGN_OR_RETURN(data::PreparedDataset dataset, data::LoadPreparedDataset(args.dataset));
+  events.Log(absl::StrFormat("dataset %s: %d images at %dpx, %d skipped", args.dataset,
+                             dataset.images.size(), dataset.resolution, dataset.skipped.size()));
+  EASEL_ASSIGN_OR_RETURN(models::DiffusersModel model, models::LoadDiffusersModel(args.model));
+  events.Log(absl::StrCat("base model ", args.model, " loaded; training on ", device.str()));
+
+  std::error_code error;
+  const std::filesystem::path output(args.output);
+  std::filesystem::create_directories(output, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create output directory ", output.string(), ": ", error.message()));
+  }
+
+  methods::TrainingCallbacks callbacks{
+      .on_progress = [&](const methods::ProgressEvent& e) { events.Progress(e); },
+      .on_log = [&](const std::string& message) { events.Log(message); }};
+  EASEL_ASSIGN_OR_RETURN(methods::LoraTrainingResult result,
+                         methods::TrainLora(model, dataset, spec, callbacks, device));
+
+  result.info.base_model = BaseModelName(model);
+  EASEL_RETURN_IF_ERROR(
+      lora::SaveLora(output / kWeightsName, {{"unet", model.unet.get()}}, result.info));
+  const std::vector<std::string> trigger_tokens = spec.TriggerTokens();
+  EASEL_RETURN_IF_ERROR(WriteJsonFile(output / kResultName,
+                                      {{"weights", kWeightsName},
+                                       {"format", lora::kDiffusersLoraFormat},
+                                       {"method", spec.method},
+                                       {"trigger_tokens", trigger_tokens},
+                                       {"steps", result.steps},
+                                       {"final_loss", result.final_loss},
+                                       {"lora_rank", result.info.rank},
+                                       {"lora_alpha", result.info.alpha},
+                                       {"base_model", result.info.base_model}}));
+  events.Emit({{"event", "done"},
+               {"weights", kWeightsName},
+               {"trigger_tokens", trigger_tokens},
+               {"steps", result.steps},
+               {"final_loss", result.final_loss}});
+  return absl::OkStatus();
+}
+
+absl::Status RunInitModel(const std::string& preset, const std::string& output, uint64_t seed,
+                          EventStream& events) {
+  if (preset != "tiny") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--preset must be \"tiny\" (the only built-in preset), got \"", preset, "\""));
+  }
+  EASEL_RETURN_IF_ERROR(models::SaveTinyModel(output, seed));
+  events.Log(absl::StrCat("wrote the tiny preset model to ", output));
+  events.Emit({{"event", "done"}, {"model", output}, {"preset", preset}, {"seed", seed}});
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  EventStream events;
+  CLI::App app{"easel-trainer: runs one training job (JSON-lines events on stdout)",
+               "easel-trainer"};
+  app.require_subcommand(1);
+
+  TrainArgs train_args;
+  CLI::App* train = app.add_subcommand("train", "Train a LoRA on a prepared dataset");
+  train->add_option("--spec", train_args.spec, "Training spec JSON file")->required();
+  train->add_option("--dataset", train_args.dataset, "Prepared dataset directory")->required();
+  train->add_option("--model", train_args.model, "Base model directory (diffusers layout)")
+      ->required();
+  train->add_option("--output", train_args.output, "Output directory (lora.safetensors, result.json)")
+      ->required();
+  train->add_option("--device", train_args.device, "auto (CUDA when available), cpu or cuda")
+      ->capture_default_str();
+
+  std::string preset = "tiny";
+  std::string model_output;
+  uint64_t seed = 0;
+  CLI::App* init_model =
+      app.add_subcommand("init-model", "Write a randomly initialised preset base model");
+  init_model->add_option("--preset", preset, "Preset name (tiny)")->capture_default_str();
+  init_model->add_option("--output", model_output, "Directory to write")->required();
+  init_model->add_option("--seed", seed, "Initialisation seed")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    events.Error(absl::StrCat("usage: ", e.what(), " (run with --help)"), /*user_error=*/true);
+    return kExitUser;
+  }
+
+  absl::Status status;
+  try {
+    if (train->parsed()) {
+      status = RunTrain(train_args, events);
+    } else {
+      status = RunInitModel(preset, model_output, seed, events);
+    }
+  } catch (const std::exception& e) {
+    status = absl::InternalError(e.what());
+  }
+  if (status.ok()) return 0;
+  const bool user_error = IsUserError(status);
+  events.Error(std::string(status.message()), user_error);
+  return user_error ? kExitUser : kExitCrash;
+}
+
+}  // namespace
+}  // namespace easel
+
+int main(int argc, char** argv) {
+  try {
+    return easel::Main(argc, argv);
+  } catch (...) {
+    std::cout << R"({"event":"error","message":"unexpected failure","class":"crash"})" << '\n'
+              << std::flush;
+    return 1;
+  }
+}
