@@ -59,7 +59,7 @@ absl::StatusOr<easel::v1::Training> FollowTraining(Connection& connection, const
     } else if (event.has_status()) {
       clear_bar();
       if (options.show_progress) {
-        std::fprintf(stderr, "Training %s is %s\n", id.c_str(),
+        std::fprintf(stderr, "Training %s: %s\n", id.c_str(),
                      StatusName(event.status().status()).c_str());
       }
     }

@@ -31,11 +31,13 @@ std::string FormatProgress(const easel::v1::Progress& progress, double elapsed_s
     ++cells;
   }
   bar.append(static_cast<size_t>(bar_width - cells), ' ');
+  const std::string rate = progress.iterations_per_second() > 0
+                               ? absl::StrFormat("%.2fit/s", progress.iterations_per_second())
+                               : "?it/s";
   std::string line = absl::StrFormat(
-      "%s %3d%%|%s| %d/%d [%s<%s, %.2fit/s", progress.phase().empty() ? "train" : progress.phase(),
+      "%s %3d%%|%s| %d/%d [%s<%s, %s", progress.phase().empty() ? "train" : progress.phase(),
       static_cast<int>(fraction * 100), bar, progress.step(), progress.total(),
-      FormatDuration(elapsed_seconds), FormatDuration(progress.eta_seconds()),
-      progress.iterations_per_second());
+      FormatDuration(elapsed_seconds), FormatDuration(progress.eta_seconds()), rate);
   if (progress.phase() != "preprocess") absl::StrAppend(&line, absl::StrFormat(", loss=%.3g", progress.loss()));
   absl::StrAppend(&line, "]");
   return line;

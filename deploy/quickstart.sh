@@ -39,10 +39,10 @@ worker=$!
 
 echo "== creating the tiny base model and the example dataset"
 if [ ! -f "$data/tiny-model/model_index.json" ]; then
-  "$bin/trainer/easel-trainer" init-model --preset tiny --output "$data/tiny-model" --seed 1
+  "$bin/trainer/easel-trainer" init-model --preset tiny --output "$data/tiny-model" --seed 1 > /dev/null
 fi
 easel models create easel/tiny --from-diffusers "$data/tiny-model" --description "tiny SD-family preset"
-python3 tools/make_example_dataset.py "$data/example-dataset.zip"
+/usr/bin/python3 tools/make_example_dataset.py "$data/example-dataset.zip"
 
 echo "== training"
 easel train easel/tiny -d demo/tok-lora --create-destination \

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes the example dataset: six drawn photos of one object ("TOK") and a caption.csv, zipped.
 
 Usage: make_example_dataset.py OUTPUT.zip

@@ -27,6 +27,13 @@ TEST(ProgressBarTest, EmptyAndFullBars) {
   EXPECT_NE(FormatProgress(MakeProgress(3, 0), 0, 4).find("  0%|"), std::string::npos);
 }
 
+TEST(ProgressBarTest, UnknownRateAndNoLossWhilePreprocessing) {
+  easel::v1::Progress progress = MakeProgress(2, 6);
+  progress.set_phase("preprocess");
+  progress.set_iterations_per_second(0);
+  EXPECT_EQ(FormatProgress(progress, 1, 6), "preprocess  33%|██    | 2/6 [00:01<01:16, ?it/s]");
+}
+
 TEST(ProgressBarTest, Durations) {
   EXPECT_EQ(FormatDuration(0), "00:00");
   EXPECT_EQ(FormatDuration(62), "01:02");
