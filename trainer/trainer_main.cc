@@ -22,6 +22,7 @@
 #include "trainer/methods/lora_training.h"
 #include "trainer/methods/training_spec.h"
 #include "trainer/models/diffusers_model.h"
+#include "trainer/parity/component_forward.h"
 
 namespace easel {
 namespace {
@@ -175,22 +176,24 @@ absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
                                        {"final_loss", result.final_loss},
                                        {"lora_rank", result.info.rank},
                                        {"lora_alpha", result.info.alpha},
-                                       {"base_model", result.info.base_model}}));
+                                       {"base_model", result.info.base_model},
+                                       {"steps_per_second", result.steps_per_second},
+                                       {"peak_device_memory_bytes",
+                                        result.peak_device_memory_bytes}}));
   events.Emit({{"event", "done"},
                {"weights", kWeightsName},
                {"trigger_tokens", trigger_tokens},
                {"steps", result.steps},
-               {"final_loss", result.final_loss}});
+               {"final_loss", result.final_loss},
+               {"steps_per_second", result.steps_per_second},
+               {"peak_device_memory_bytes", result.peak_device_memory_bytes}});
   return absl::OkStatus();
 }
 
 absl::Status RunInitModel(const std::string& preset, const std::string& output, uint64_t seed,
                           EventStream& events) {
-  if (preset != "tiny") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--preset must be \"tiny\" (the only built-in preset), got \"", preset, "\""));
-  }
-  EASEL_RETURN_IF_ERROR(models::SaveTinyModel(output, seed));
+  EASEL_ASSIGN_OR_RETURN(models::TinyPreset parsed, models::ParseTinyPreset(preset));
+  EASEL_RETURN_IF_ERROR(models::SaveTinyModel(output, seed, parsed));
   events.Log(absl::StrCat("wrote the tiny preset model to ", output));
   events.Emit({{"event", "done"}, {"model", output}, {"preset", preset}, {"seed", seed}});
   return absl::OkStatus();
@@ -218,9 +221,32 @@ int Main(int argc, char** argv) {
   uint64_t seed = 0;
   CLI::App* init_model =
       app.add_subcommand("init-model", "Write a randomly initialised preset base model");
-  init_model->add_option("--preset", preset, "Preset name (tiny)")->capture_default_str();
+  init_model->add_option("--preset", preset, "Preset name: tiny (SD 1.x layout) or tiny-sdxl")
+      ->capture_default_str();
   init_model->add_option("--output", model_output, "Directory to write")->required();
   init_model->add_option("--seed", seed, "Initialisation seed")->capture_default_str();
+
+  parity::ComponentForwardOptions forward_options;
+  CLI::App* forward = app.add_subcommand(
+      "forward", "Run one model component on tensors from a safetensors file (parity checks)");
+  forward->add_option("--component", forward_options.component, "unet, text_encoder or vae")
+      ->required();
+  forward->add_option("--dir", forward_options.dir, "Component directory (config.json + weights)")
+      ->required();
+  forward->add_option("--inputs", forward_options.inputs, "Input tensors (safetensors)")->required();
+  forward->add_option("--output", forward_options.output, "Where to write the outputs (safetensors)")
+      ->required();
+  forward->add_option("--lora", forward_options.lora, "LoRA file to apply first");
+  forward->add_option("--random-lora-rank", forward_options.random_lora_rank,
+                      "unet: add a seeded random LoRA of this rank (alpha = 2 * rank)");
+  forward->add_option("--save-lora", forward_options.save_lora,
+                      "Where to write the random LoRA (with --random-lora-rank)");
+  forward->add_option("--lora-style", forward_options.lora_style,
+                      "Key style of the written LoRA: diffusers or kohya")
+      ->capture_default_str();
+  forward->add_option("--device", forward_options.device, "cpu or cuda")->capture_default_str();
+  forward->add_option("--dtype", forward_options.dtype, "float32, bfloat16 or float16")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -237,6 +263,9 @@ int Main(int argc, char** argv) {
   try {
     if (train->parsed()) {
       status = RunTrain(train_args, events);
+    } else if (forward->parsed()) {
+      status = parity::RunComponentForward(forward_options);
+      if (status.ok()) events.Emit({{"event", "done"}, {"output", forward_options.output.string()}});
     } else {
       status = RunInitModel(preset, model_output, seed, events);
     }

@@ -13,11 +13,14 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "trainer/data/data_order.h"
+#include "trainer/models/torch_compat.h"
 
 namespace easel::methods {
 namespace {
 
 constexpr int64_t kEncodeChunk = 8;
+// One image at a time through the VAE: its activations at 1024px take gigabytes per image.
+constexpr int64_t kVaeEncodeChunk = 1;
 constexpr int64_t kMaxTextLength = 77;
 // Distinct streams derived from the spec's seed.
 constexpr uint64_t kLatentNoiseStream = 0x6c6174656e7473ULL;
@@ -39,6 +42,57 @@ torch::Tensor ResizeIfNeeded(const torch::Tensor& pixels, int64_t resolution) {
       .clamp(-1, 1);
 }
 
+torch::Tensor TokenIds(const tokenizer::CLIPTokenizer& tokenizer, const data::PreparedDataset& dataset,
+                       int64_t begin, int64_t end) {
+  std::vector<torch::Tensor> ids;
+  for (int64_t i = begin; i < end; ++i) {
+    ids.push_back(torch::tensor(tokenizer.EncodePadded(dataset.images[i].caption, kMaxTextLength),
+                                torch::kLong));
+  }
+  return torch::stack(ids);
+}
+
+torch::Tensor Penultimate(const models::CLIPTextOutput& output) {
+  return output.hidden_states[output.hidden_states.size() - 2];
+}
+
+TextConditioning EncodeCaptions(models::DiffusersModel& model, const data::PreparedDataset& dataset,
+                                int64_t resolution, torch::Device device) {
+  const bool sdxl = !model.text_encoder_2.is_empty();
+  const int64_t count = dataset.pixels.size(0);
+  model.text_encoder->eval();
+  model.text_encoder->to(device);
+  if (sdxl) {
+    model.text_encoder_2->eval();
+    model.text_encoder_2->to(device);
+  }
+  std::vector<torch::Tensor> hidden, pooled;
+  for (int64_t begin = 0; begin < count; begin += kEncodeChunk) {
+    const int64_t end = std::min(count, begin + kEncodeChunk);
+    models::CLIPTextOutput first =
+        model.text_encoder->forward(TokenIds(*model.tokenizer, dataset, begin, end).to(device));
+    if (!sdxl) {
+      hidden.push_back(first.last_hidden_state);
+      continue;
+    }
+    models::CLIPTextOutput second =
+        model.text_encoder_2->forward(TokenIds(*model.tokenizer_2, dataset, begin, end).to(device));
+    hidden.push_back(torch::cat({Penultimate(first), Penultimate(second)}, -1));
+    pooled.push_back(second.text_embeds);
+  }
+  model.text_encoder->to(torch::kCPU);
+  TextConditioning text{.hidden_states = torch::cat(hidden).to(torch::kFloat32)};
+  if (sdxl) {
+    model.text_encoder_2->to(torch::kCPU);
+    text.text_embeds = torch::cat(pooled).to(torch::kFloat32);
+    const double size = static_cast<double>(resolution);
+    text.time_ids = torch::tensor({size, size, 0.0, 0.0, size, size}, torch::kFloat32)
+                        .to(device)
+                        .repeat({count, 1});
+  }
+  return text;
+}
+
 absl::StatusOr<EncodedDataset> EncodeUnchecked(models::DiffusersModel& model,
                                                const data::PreparedDataset& dataset,
                                                int64_t resolution, uint64_t seed,
@@ -48,29 +102,20 @@ absl::StatusOr<EncodedDataset> EncodeUnchecked(models::DiffusersModel& model,
   if (count == 0 || static_cast<int64_t>(dataset.images.size()) != count) {
     return absl::InvalidArgumentError("the prepared dataset has no images");
   }
-  EncodedDataset encoded;
-  model.text_encoder->eval();
-  model.text_encoder->to(device);
-  std::vector<torch::Tensor> hidden;
-  for (int64_t begin = 0; begin < count; begin += kEncodeChunk) {
-    std::vector<torch::Tensor> ids;
-    for (int64_t i = begin; i < std::min(count, begin + kEncodeChunk); ++i) {
-      std::vector<int64_t> tokens =
-          model.tokenizer->EncodePadded(dataset.images[i].caption, kMaxTextLength);
-      ids.push_back(torch::tensor(tokens, torch::kLong));
-    }
-    hidden.push_back(model.text_encoder->forward(torch::stack(ids).to(device)).last_hidden_state);
+  if (!model.text_encoder_2.is_empty() && !model.tokenizer_2) {
+    return absl::FailedPreconditionError("the base model has text_encoder_2 but no tokenizer_2");
   }
-  encoded.hidden_states = torch::cat(hidden);
-  model.text_encoder->to(torch::kCPU);
+  EncodedDataset encoded;
+  const int64_t size = resolution > 0 ? resolution : dataset.pixels.size(2);
+  encoded.text = EncodeCaptions(model, dataset, size, device);
 
   model.vae->eval();
   model.vae->to(device);
   at::Generator generator = at::detail::createCPUGenerator(seed ^ kLatentNoiseStream);
   std::vector<torch::Tensor> latents;
-  for (int64_t begin = 0; begin < count; begin += kEncodeChunk) {
+  for (int64_t begin = 0; begin < count; begin += kVaeEncodeChunk) {
     torch::Tensor pixels = ResizeIfNeeded(
-        dataset.pixels.slice(0, begin, std::min(count, begin + kEncodeChunk)), resolution);
+        dataset.pixels.slice(0, begin, std::min(count, begin + kVaeEncodeChunk)), resolution);
     models::LatentDistribution dist = model.vae->Encode(pixels.to(device));
     torch::Tensor noise = torch::randn(dist.mean.sizes(), generator, torch::kFloat32);
     latents.push_back(dist.Sample(noise.to(device, dist.mean.scalar_type())) *
@@ -81,13 +126,45 @@ absl::StatusOr<EncodedDataset> EncodeUnchecked(models::DiffusersModel& model,
   return encoded;
 }
 
+torch::Dtype ComputeDtype(const TrainingSpec& spec, torch::Device device) {
+  if (spec.mixed_precision == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  if (spec.mixed_precision == "bf16") return torch::kBFloat16;
+  if (spec.mixed_precision == "fp16") return torch::kFloat16;
+  return torch::kFloat32;
+}
+
 }  // namespace
+
+TextConditioning TextConditioning::Rows(const torch::Tensor& index) const {
+  auto pick = [&](const torch::Tensor& t) {
+    return t.defined() ? t.index_select(0, index.to(t.device())) : t;
+  };
+  return {pick(hidden_states), pick(text_embeds), pick(time_ids)};
+}
+
+TextConditioning TextConditioning::Slice(int64_t begin, int64_t end) const {
+  auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.slice(0, begin, end) : t; };
+  return {cut(hidden_states), cut(text_embeds), cut(time_ids)};
+}
+
+TextConditioning TextConditioning::RepeatInterleave(int64_t repeats) const {
+  auto repeat = [&](const torch::Tensor& t) {
+    return t.defined() ? t.repeat_interleave(repeats, 0) : t;
+  };
+  return {repeat(hidden_states), repeat(text_embeds), repeat(time_ids)};
+}
+
+TextConditioning TextConditioning::To(torch::Device device, torch::Dtype dtype) const {
+  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, dtype) : t; };
+  return {move(hidden_states), move(text_embeds), move(time_ids)};
+}
 
 absl::StatusOr<EncodedDataset> EncodeDataset(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              int64_t resolution, uint64_t seed,
                                              torch::Device device) {
-  if (!model.unet || !model.text_encoder || !model.vae || !model.tokenizer) {
+  if (model.unet.is_empty() || model.text_encoder.is_empty() || model.vae.is_empty() ||
+      !model.tokenizer) {
     return absl::FailedPreconditionError("the base model is not fully loaded");
   }
   try {
@@ -106,11 +183,12 @@ double LearningRateAt(const TrainingSpec& spec, int64_t step) {
 absl::StatusOr<double> MeanDenoisingLoss(models::UNet2DConditionModel& unet,
                                          const sampling::NoiseSchedule& schedule,
                                          const torch::Tensor& latents,
-                                         const torch::Tensor& hidden_states,
+                                         const TextConditioning& text,
                                          const torch::Tensor& timesteps,
                                          const torch::Tensor& noise, int64_t batch_size) {
   const int64_t rows = latents.size(0);
-  if (hidden_states.size(0) != rows || timesteps.size(0) != rows || noise.sizes() != latents.sizes()) {
+  if (text.hidden_states.size(0) != rows || timesteps.size(0) != rows ||
+      noise.sizes() != latents.sizes()) {
     return absl::InvalidArgumentError(
         "MeanDenoisingLoss: latents, hidden_states, timesteps and noise need matching rows");
   }
@@ -118,15 +196,18 @@ absl::StatusOr<double> MeanDenoisingLoss(models::UNet2DConditionModel& unet,
     torch::NoGradGuard no_grad;
     const bool was_training = unet->is_training();
     unet->eval();
-    const torch::Device device = unet->parameters().front().device();
+    const torch::Tensor weight = unet->parameters().front();
+    const torch::Device device = weight.device();
+    const torch::Dtype dtype = weight.scalar_type();
     double total = 0;
     for (int64_t begin = 0; begin < rows; begin += std::max<int64_t>(batch_size, 1)) {
       const int64_t end = std::min(rows, begin + std::max<int64_t>(batch_size, 1));
       torch::Tensor x0 = latents.slice(0, begin, end).to(device);
       torch::Tensor eps = noise.slice(0, begin, end).to(device);
       torch::Tensor t = timesteps.slice(0, begin, end).to(device, torch::kLong);
-      torch::Tensor pred =
-          unet->forward(schedule.AddNoise(x0, eps, t), t, hidden_states.slice(0, begin, end).to(device));
+      TextConditioning rows_text = text.Slice(begin, end).To(device, dtype);
+      torch::Tensor pred = unet->forward(schedule.AddNoise(x0, eps, t).to(dtype), t,
+                                         rows_text.hidden_states, rows_text.Added());
       torch::Tensor target = schedule.Target(x0, eps, t);
       total += torch::mse_loss(pred.to(torch::kFloat32), target.to(torch::kFloat32),
                                torch::Reduction::Sum)
@@ -157,8 +238,9 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
   lora::LoraOptions options{.rank = spec.lora_rank,
                             .alpha = alpha,
                             .target_modules = spec.lora_target_modules};
+  const torch::Dtype dtype = ComputeDtype(spec, device);
   try {
-    model.unet->to(device);  // first, so the adapters are created on `device`
+    model.unet->to(device, dtype);  // first, so the adapters are created on `device`
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("moving the UNet to ", device.str(), ": ", e.what()));
   }
@@ -177,9 +259,11 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
       parameters.push_back(p.parameter);
       parameter_count += p.parameter.numel();
     }
-    Log(callbacks, absl::StrFormat("training %d LoRA tensors (%d parameters), rank %d, on %s",
+    Log(callbacks, absl::StrFormat("training %d LoRA tensors (%d parameters), rank %d, on %s, "
+                                   "base weights in %s",
                                    trainable.size(), parameter_count, spec.lora_rank,
-                                   device.str()));
+                                   device.str(), std::string(c10::toString(dtype))));
+    const TextConditioning text = encoded.text.To(device, dtype);
     torch::optim::AdamW optimizer(
         parameters, torch::optim::AdamWOptions(spec.learning_rate).weight_decay(1e-2));
 
@@ -195,14 +279,15 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
       torch::Tensor index =
           torch::tensor(order.NextBatch(spec.train_batch_size), torch::kLong).to(device);
       torch::Tensor x0 = encoded.latents.index_select(0, index);
-      torch::Tensor hidden = encoded.hidden_states.index_select(0, index);
+      TextConditioning batch_text = text.Rows(index);
       torch::Tensor noise = torch::randn(x0.sizes(), generator, torch::kFloat32).to(device);
       torch::Tensor t = torch::randint(0, schedule.num_train_timesteps(), {x0.size(0)}, generator,
                                        torch::kLong)
                             .to(device);
 
       optimizer.zero_grad();
-      torch::Tensor pred = model.unet->forward(schedule.AddNoise(x0, noise, t), t, hidden);
+      torch::Tensor pred = model.unet->forward(schedule.AddNoise(x0, noise, t).to(dtype), t,
+                                               batch_text.hidden_states, batch_text.Added());
       torch::Tensor loss =
           torch::mse_loss(pred.to(torch::kFloat32), schedule.Target(x0, noise, t));
       const double loss_value = loss.item<double>();
@@ -226,6 +311,10 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
         callbacks.on_progress(event);
       }
     }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.steps_per_second = elapsed > 0 ? static_cast<double>(total) / elapsed : 0;
+    result.peak_device_memory_bytes = compat::PeakDeviceMemoryBytes(device);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("LoRA training: ", e.what()));
   }

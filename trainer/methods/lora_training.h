@@ -31,15 +31,32 @@ struct TrainingCallbacks {
   std::function<void(const std::string&)> on_log;
 };
 
+// What the UNet is conditioned on, one row per caption.
+struct TextConditioning {
+  // SD 1.x/2.x: the text encoder's last_hidden_state [N, 77, D]. SDXL: the penultimate hidden
+  // states of both encoders, concatenated [N, 77, D1 + D2].
+  torch::Tensor hidden_states;
+  torch::Tensor text_embeds;  // SDXL: text_encoder_2's projected pooled output [N, P]
+  torch::Tensor time_ids;     // SDXL: [N, 6] original size, crop top-left, target size
+
+  TextConditioning Rows(const torch::Tensor& index) const;
+  TextConditioning Slice(int64_t begin, int64_t end) const;
+  TextConditioning RepeatInterleave(int64_t repeats) const;
+  TextConditioning To(torch::Device device, torch::Dtype dtype) const;
+  models::UNetAddedConditions Added() const { return {text_embeds, time_ids}; }
+};
+
 // The frozen encoders' view of the dataset, computed once before training.
 struct EncodedDataset {
-  torch::Tensor latents;        // [N, C, h, w]: VAE sample * scaling_factor
-  torch::Tensor hidden_states;  // [N, 77, D]: text encoder last_hidden_state of each caption
+  torch::Tensor latents;  // [N, C, h, w]: VAE sample * scaling_factor
+  TextConditioning text;
 };
 
 struct LoraTrainingResult {
   int64_t steps = 0;
   double final_loss = 0;
+  double steps_per_second = 0;          // over the training loop (encoding excluded)
+  int64_t peak_device_memory_bytes = 0;  // CUDA caching allocator peak; 0 on the CPU
   lora::LoraInfo info;  // rank, alpha, targets, trigger phrase (base_model left to the caller)
 };
 
@@ -54,17 +71,19 @@ absl::StatusOr<EncodedDataset> EncodeDataset(models::DiffusersModel& model,
 double LearningRateAt(const TrainingSpec& spec, int64_t step);
 
 // Mean squared error of the UNet's prediction against the schedule's target, averaged over
-// all rows, for fixed noise and timesteps (no gradients). Rows of `latents`, `hidden_states`,
-// `timesteps` and `noise` correspond.
+// all rows, for fixed noise and timesteps (no gradients). Rows of `latents`, `text`,
+// `timesteps` and `noise` correspond. Runs in the UNet's parameter dtype.
 absl::StatusOr<double> MeanDenoisingLoss(models::UNet2DConditionModel& unet,
                                          const sampling::NoiseSchedule& schedule,
                                          const torch::Tensor& latents,
-                                         const torch::Tensor& hidden_states,
+                                         const TextConditioning& text,
                                          const torch::Tensor& timesteps,
                                          const torch::Tensor& noise, int64_t batch_size = 8);
 
-// Trains LoRA adapters on model.unet in place (frozen base, AdamW on the adapters only).
-// A non-finite loss stops training with InvalidArgument. The unet is left on `device`.
+// Trains LoRA adapters on model.unet in place (frozen base, AdamW on the adapters only; with
+// spec.mixed_precision the frozen base runs in bf16/fp16 while the adapters and the optimizer
+// stay in float32). A non-finite loss stops training with InvalidArgument. The unet is left on
+// `device`.
 absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              const TrainingSpec& spec,

@@ -103,6 +103,12 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
   EASEL_RETURN_IF_ERROR(ReadInt(json, "lr_warmup_steps", 0, kUnbounded, &spec.lr_warmup_steps));
   EASEL_RETURN_IF_ERROR(ReadString(json, "token_string", &spec.token_string));
   EASEL_RETURN_IF_ERROR(ReadInt(json, "progress_every", 1, kUnbounded, &spec.progress_every));
+  EASEL_RETURN_IF_ERROR(ReadString(json, "mixed_precision", &spec.mixed_precision));
+  if (spec.mixed_precision != "no" && spec.mixed_precision != "bf16" &&
+      spec.mixed_precision != "fp16" && spec.mixed_precision != "auto") {
+    return FieldError("mixed_precision", "must be \"auto\", \"no\", \"bf16\" or \"fp16\"",
+                      json["mixed_precision"]);
+  }
 
   if (auto it = json.find("lora_target_modules"); it != json.end() && !it->is_null()) {
     if (!it->is_array() || it->empty()) {
@@ -120,7 +126,8 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
   static const std::set<std::string> kKnown = {
       "method",          "max_train_steps", "learning_rate",  "lora_rank",
       "lora_alpha",      "lora_target_modules", "train_batch_size", "resolution",
-      "seed",            "lr_warmup_steps", "token_string",   "progress_every"};
+      "seed",            "lr_warmup_steps", "token_string",   "progress_every",
+      "mixed_precision"};
   for (const auto& [key, value] : json.items()) {
     if (!kKnown.contains(key)) spec.unknown_fields.push_back(key);
   }

@@ -25,6 +25,9 @@ struct TrainingSpec {
   int64_t lr_warmup_steps = 0;  // >= 0
   std::string token_string = "TOK";
   int64_t progress_every = 1;  // >= 1
+  // The dtype of the frozen base weights and the forward pass: "no" (float32), "bf16",
+  // "fp16", or "auto" (bf16 on CUDA, float32 on the CPU). Adapters and optimizer stay float32.
+  std::string mixed_precision = "auto";
   std::vector<std::string> unknown_fields;  // present in the JSON but not used
 
   // token_string split on whitespace and commas.

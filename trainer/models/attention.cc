@@ -4,16 +4,9 @@
 
 #include <torch/torch.h>
 
-namespace easel::models {
+#include "trainer/models/torch_compat.h"
 
-torch::Tensor ScaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k,
-                                        const torch::Tensor& v, double scale,
-                                        const torch::Tensor& additive_mask) {
-  torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) * scale;
-  if (additive_mask.defined()) scores = scores + additive_mask.to(torch::kFloat32);
-  torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
-  return torch::matmul(probs, v);
-}
+namespace easel::models {
 
 AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options) {
   const int64_t inner = options.heads * options.dim_head;
@@ -53,7 +46,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const torch::T
   torch::Tensor k = split_heads(to_k_(kv_input));
   torch::Tensor v = split_heads(to_v_(kv_input));
   const double scale = 1.0 / std::sqrt(static_cast<double>(options_.dim_head));
-  torch::Tensor out = ScaledDotProductAttention(q, k, v, scale);
+  torch::Tensor out = compat::ScaledDotProductAttention(q, k, v, scale);
   out = out.transpose(1, 2).reshape({batch, -1, heads * options_.dim_head});
   out = to_out_linear_(out);
   out = to_out_[1]->as<torch::nn::Dropout>()->forward(out);

@@ -13,11 +13,6 @@
 
 namespace easel::models {
 
-// Softmax(q k^T * scale) v over [B, heads, N, d] tensors; scores in float32.
-torch::Tensor ScaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k,
-                                        const torch::Tensor& v, double scale,
-                                        const torch::Tensor& additive_mask = {});
-
 struct AttentionOptions {
   int64_t query_dim;
   int64_t cross_attention_dim = 0;  // 0: self-attention

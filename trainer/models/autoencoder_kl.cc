@@ -124,4 +124,23 @@ torch::Tensor AutoencoderKLImpl::Decode(const torch::Tensor& latents) {
   return decoder_->forward(post_quant_conv_(latents));
 }
 
+void RenameLegacyVaeAttention(std::map<std::string, torch::Tensor>& tensors) {
+  static const std::pair<std::string_view, std::string_view> kRenames[] = {
+      {".query.", ".to_q."}, {".key.", ".to_k."}, {".value.", ".to_v."},
+      {".proj_attn.", ".to_out.0."}};
+  std::map<std::string, torch::Tensor> renamed;
+  for (auto& [name, tensor] : tensors) {
+    std::string new_name = name;
+    for (const auto& [legacy, current] : kRenames) {
+      const size_t at = name.find(legacy);
+      if (at == std::string::npos || name.find(".attentions.") == std::string::npos) continue;
+      new_name = name.substr(0, at) + std::string(current) + name.substr(at + legacy.size());
+      break;
+    }
+    const bool is_attention_weight = new_name != name && tensor.dim() == 4;
+    renamed.emplace(new_name, is_attention_weight ? tensor.flatten(1) : tensor);
+  }
+  tensors = std::move(renamed);
+}
+
 }  // namespace easel::models

@@ -2,6 +2,7 @@
 #define EASEL_TRAINER_MODELS_AUTOENCODER_KL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,11 @@ class AutoencoderKLImpl : public torch::nn::Module {
   torch::nn::Conv2d post_quant_conv_{nullptr};
 };
 TORCH_MODULE(AutoencoderKL);
+
+// Renames the VAE attention tensors of older diffusers files (attentions.0.query / key / value /
+// proj_attn, possibly stored as 1x1 conv kernels) to the current names (to_q / to_k / to_v /
+// to_out.0, linear weights). Other tensors are left alone.
+void RenameLegacyVaeAttention(std::map<std::string, torch::Tensor>& tensors);
 
 }  // namespace easel::models
 

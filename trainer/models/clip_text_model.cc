@@ -1,5 +1,6 @@
 #include "trainer/models/clip_text_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -10,6 +11,7 @@
 #include "trainer/models/attention.h"
 #include "trainer/models/json_fields.h"
 #include "trainer/models/lora_compatible_linear.h"
+#include "trainer/models/torch_compat.h"
 
 namespace easel::models {
 namespace {
@@ -53,7 +55,7 @@ class CLIPAttentionImpl : public torch::nn::Module {
     };
     const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
     torch::Tensor out =
-        ScaledDotProductAttention(split(q_proj_(x)), split(k_proj_(x)), split(v_proj_(x)), scale, mask);
+        compat::ScaledDotProductAttention(split(q_proj_(x)), split(k_proj_(x)), split(v_proj_(x)), scale, mask);
     return out_proj_(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
   }
 
@@ -121,7 +123,7 @@ class CLIPTextTransformerImpl : public torch::nn::Module {
     }
     encoder->register_module("layers", layers);
     register_module("encoder", encoder);
-    final_layer_norm_ = register_module(
+    final_layer_norm = register_module(
         "final_layer_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
   }
@@ -139,7 +141,7 @@ class CLIPTextTransformerImpl : public torch::nn::Module {
       x = layer(x, mask);
       output.hidden_states.push_back(x);
     }
-    output.last_hidden_state = final_layer_norm_(x);
+    output.last_hidden_state = final_layer_norm(x);
     torch::Tensor eos_positions = (input_ids == eos_token_id_).to(torch::kInt).argmax(-1);
     torch::Tensor rows = torch::arange(input_ids.size(0), input_ids.options().dtype(torch::kLong));
     output.pooler_output = output.last_hidden_state.index({rows, eos_positions});
@@ -147,11 +149,11 @@ class CLIPTextTransformerImpl : public torch::nn::Module {
   }
 
   CLIPTextEmbeddings embeddings{nullptr};
+  torch::nn::LayerNorm final_layer_norm{nullptr};
 
  private:
   int64_t eos_token_id_;
   std::vector<CLIPEncoderLayer> layers_;
-  torch::nn::LayerNorm final_layer_norm_{nullptr};
 };
 
 absl::StatusOr<CLIPTextConfig> CLIPTextConfig::FromJson(const nlohmann::json& json) {
@@ -170,6 +172,15 @@ absl::StatusOr<CLIPTextConfig> CLIPTextConfig::FromJson(const nlohmann::json& js
   EASEL_RETURN_IF_ERROR(ReadField(json, "eos_token_id", kWhat, &c.eos_token_id));
   EASEL_RETURN_IF_ERROR(ReadField(json, "pad_token_id", kWhat, &c.pad_token_id));
   EASEL_RETURN_IF_ERROR(ReadField(json, "projection_dim", kWhat, &c.projection_dim));
+  constexpr int64_t kClipVocabSize = 49408, kLegacyEos = 2, kClipEndOfText = 49407;
+  if (c.eos_token_id == kLegacyEos && c.vocab_size == kClipVocabSize) {
+    c.eos_token_id = kClipEndOfText;
+  }
+  if (auto it = json.find("architectures"); it != json.end() && it->is_array()) {
+    for (const auto& name : *it) {
+      if (name == "CLIPTextModelWithProjection") c.with_projection = true;
+    }
+  }
   if (c.hidden_act != "quick_gelu" && c.hidden_act != "gelu") {
     return absl::InvalidArgumentError(absl::StrCat(
         "text_encoder config.json: unsupported hidden_act \"", c.hidden_act, "\" (quick_gelu, gelu)"));
@@ -189,7 +200,8 @@ absl::StatusOr<CLIPTextConfig> CLIPTextConfig::FromJson(const nlohmann::json& js
 }
 
 nlohmann::json CLIPTextConfig::ToJson() const {
-  return {{"architectures", {"CLIPTextModel"}},
+  return {{"architectures",
+           {with_projection ? "CLIPTextModelWithProjection" : "CLIPTextModel"}},
           {"model_type", "clip_text_model"},
           {"vocab_size", vocab_size},
           {"hidden_size", hidden_size},
@@ -208,17 +220,80 @@ nlohmann::json CLIPTextConfig::ToJson() const {
 
 CLIPTextModelImpl::CLIPTextModelImpl(const CLIPTextConfig& config) : config_(config) {
   text_model_ = register_module("text_model", std::make_shared<CLIPTextTransformerImpl>(config));
+  if (config.with_projection) {
+    text_projection_ = register_module(
+        "text_projection",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(config.hidden_size, config.projection_dim).bias(false)));
+  }
 }
 
 CLIPTextOutput CLIPTextModelImpl::forward(const torch::Tensor& input_ids) {
   TORCH_CHECK(input_ids.dim() == 2 && input_ids.size(1) <= config_.max_position_embeddings,
               "input_ids must be [B,L] with L <= ", config_.max_position_embeddings, ", got ",
               input_ids.sizes());
-  return text_model_->forward(input_ids);
+  CLIPTextOutput output = text_model_->forward(input_ids);
+  if (!text_projection_.is_empty()) output.text_embeds = text_projection_(output.pooler_output);
+  return output;
+}
+
+torch::nn::LayerNorm CLIPTextModelImpl::final_layer_norm() const {
+  return text_model_->final_layer_norm;
 }
 
 torch::nn::Embedding CLIPTextModelImpl::token_embedding() const {
   return text_model_->embeddings->token_embedding;
+}
+
+absl::Status CLIPTextModelImpl::ResizeTokenEmbeddings(int64_t new_vocab_size,
+                                                     std::optional<int64_t> initializer_id) {
+  torch::nn::Embedding embedding = token_embedding();
+  const int64_t old_size = embedding->weight.size(0);
+  const int64_t highest_special =
+      std::max({config_.bos_token_id, config_.eos_token_id, config_.pad_token_id});
+  if (new_vocab_size <= highest_special) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot resize the text encoder's token embeddings to ", new_vocab_size,
+        " rows: the BOS/EOS/pad ids need at least ", highest_special + 1));
+  }
+  if (initializer_id && (*initializer_id < 0 || *initializer_id >= old_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initializer token id ", *initializer_id, " is not a row of the text encoder's ",
+        old_size, "-row token embeddings"));
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor old_weight = embedding->weight.detach();
+    torch::Tensor weight = torch::empty({new_vocab_size, old_weight.size(1)}, old_weight.options());
+    const int64_t kept = std::min(old_size, new_vocab_size);
+    weight.slice(0, 0, kept).copy_(old_weight.slice(0, 0, kept));
+    if (new_vocab_size > old_size) {
+      const torch::Tensor init = initializer_id ? old_weight[*initializer_id]
+                                                : old_weight.to(torch::kFloat32).mean(0);
+      weight.slice(0, old_size).copy_(init.unsqueeze(0).expand({new_vocab_size - old_size, -1}));
+    }
+    embedding->weight.set_data(weight);
+    embedding->weight.mutable_grad() = torch::Tensor();
+    embedding->options.num_embeddings(new_vocab_size);
+    config_.vocab_size = new_vocab_size;
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("resizing the text encoder's token embeddings: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+void AddTextModelPrefix(std::map<std::string, torch::Tensor>& tensors) {
+  constexpr std::string_view kPrefix = "text_model.";
+  for (const auto& [name, tensor] : tensors) {
+    if (name.rfind(kPrefix, 0) == 0) return;
+  }
+  std::map<std::string, torch::Tensor> prefixed;
+  for (auto& [name, tensor] : tensors) {
+    const bool outside_text_model = name.rfind("text_projection.", 0) == 0;
+    prefixed.emplace(outside_text_model ? name : std::string(kPrefix) + name, tensor);
+  }
+  tensors = std::move(prefixed);
 }
 
 }  // namespace easel::models

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <torch/torch.h>
 
@@ -76,7 +77,28 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> LoadComponentWeights(
 template <typename Module>
 absl::Status LoadComponent(const std::filesystem::path& dir, Module& module, const char* what) {
   EASEL_ASSIGN_OR_RETURN(auto tensors, LoadComponentWeights(dir));
+  if constexpr (std::is_same_v<Module, AutoencoderKL>) RenameLegacyVaeAttention(tensors);
+  if constexpr (std::is_same_v<Module, CLIPTextModel>) AddTextModelPrefix(tensors);
   return LoadStateDict(*module, tensors, absl::StrCat(what, " (", dir.string(), ")"));
+}
+
+template <typename Module, typename Config>
+absl::StatusOr<Module> LoadComponentUnchecked(const std::filesystem::path& dir,
+                                              const char* what) {
+  EASEL_ASSIGN_OR_RETURN(nlohmann::json json, ReadJson(dir / "config.json"));
+  EASEL_ASSIGN_OR_RETURN(Config config, Config::FromJson(json));
+  Module module(config);
+  EASEL_RETURN_IF_ERROR(LoadComponent(dir, module, what));
+  return module;
+}
+
+template <typename Module, typename Config>
+absl::StatusOr<Module> LoadComponentChecked(const std::filesystem::path& dir, const char* what) {
+  try {
+    return LoadComponentUnchecked<Module, Config>(dir, what);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("loading ", what, " from ", dir.string(), ": ", e.what()));
+  }
 }
 
 absl::Status SaveComponent(const std::filesystem::path& dir, const torch::nn::Module& module,
@@ -104,17 +126,32 @@ nlohmann::json TinySchedulerConfig() {
           {"trained_betas", nullptr}};
 }
 
-nlohmann::json ModelIndex() {
-  return {{"_class_name", "StableDiffusionPipeline"},
-          {"_diffusers_version", "0.21.4"},
-          {"feature_extractor", {nullptr, nullptr}},
-          {"requires_safety_checker", false},
-          {"safety_checker", {nullptr, nullptr}},
-          {"scheduler", {"diffusers", "DDPMScheduler"}},
-          {"text_encoder", {"transformers", "CLIPTextModel"}},
-          {"tokenizer", {"transformers", "CLIPTokenizer"}},
-          {"unet", {"diffusers", "UNet2DConditionModel"}},
-          {"vae", {"diffusers", "AutoencoderKL"}}};
+nlohmann::json ModelIndex(TinyPreset preset) {
+  nlohmann::json index = {{"_class_name", "StableDiffusionPipeline"},
+                          {"_diffusers_version", "0.21.4"},
+                          {"feature_extractor", {nullptr, nullptr}},
+                          {"requires_safety_checker", false},
+                          {"safety_checker", {nullptr, nullptr}},
+                          {"scheduler", {"diffusers", "DDPMScheduler"}},
+                          {"text_encoder", {"transformers", "CLIPTextModel"}},
+                          {"tokenizer", {"transformers", "CLIPTokenizer"}},
+                          {"unet", {"diffusers", "UNet2DConditionModel"}},
+                          {"vae", {"diffusers", "AutoencoderKL"}}};
+  if (preset == TinyPreset::kTinySdxl) {
+    index["_class_name"] = "StableDiffusionXLPipeline";
+    index.erase("feature_extractor");
+    index.erase("requires_safety_checker");
+    index.erase("safety_checker");
+    index["text_encoder_2"] = {"transformers", "CLIPTextModelWithProjection"};
+    index["tokenizer_2"] = {"transformers", "CLIPTokenizer"};
+    index["force_zeros_for_empty_prompt"] = true;
+  }
+  return index;
+}
+
+bool NamesComponent(const nlohmann::json& model_index, const char* component) {
+  auto it = model_index.find(component);
+  return it != model_index.end() && it->is_array() && it->size() == 2 && !(*it)[0].is_null();
 }
 
 absl::StatusOr<DiffusersModel> LoadUnchecked(const std::filesystem::path& dir) {
@@ -142,6 +179,13 @@ absl::StatusOr<DiffusersModel> LoadUnchecked(const std::filesystem::path& dir) {
   EASEL_RETURN_IF_ERROR(LoadComponent(dir / "text_encoder", model.text_encoder, "text_encoder"));
   model.vae = AutoencoderKL(vae_config);
   EASEL_RETURN_IF_ERROR(LoadComponent(dir / "vae", model.vae, "vae"));
+  if (NamesComponent(model.model_index, "text_encoder_2")) {
+    EASEL_ASSIGN_OR_RETURN(model.text_encoder_2, (LoadComponentUnchecked<CLIPTextModel, CLIPTextConfig>(
+                                                     dir / "text_encoder_2", "text_encoder_2")));
+    EASEL_ASSIGN_OR_RETURN(auto tokenizer_2,
+                           tokenizer::CLIPTokenizer::FromDirectory(dir / "tokenizer_2"));
+    model.tokenizer_2 = std::make_shared<tokenizer::CLIPTokenizer>(std::move(tokenizer_2));
+  }
   return model;
 }
 
@@ -160,6 +204,44 @@ UNet2DConditionConfig TinyUNetConfig() {
   config.attention_head_dim = {2, 2};
   config.norm_num_groups = 32;
   return config;
+}
+
+UNet2DConditionConfig TinySdxlUNetConfig() {
+  UNet2DConditionConfig config;
+  config.sample_size = 32;
+  config.block_out_channels = {32, 64};
+  config.layers_per_block = 1;
+  // Attention at both levels (real SDXL has none at the first) so that a LoRA on the attention
+  // layers reaches the full-resolution features of these 32x32-pixel images.
+  config.down_block_types = {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D"};
+  config.up_block_types = {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D"};
+  config.attention_head_dim = {2, 4};
+  config.transformer_layers_per_block = {1, 2};
+  config.use_linear_projection = true;
+  config.cross_attention_dim = TinyTextEncoderConfig().hidden_size +
+                               TinySdxlTextEncoder2Config().hidden_size;
+  config.addition_embed_type = "text_time";
+  config.addition_time_embed_dim = 8;
+  config.projection_class_embeddings_input_dim =
+      TinySdxlTextEncoder2Config().projection_dim + 6 * config.addition_time_embed_dim;
+  config.norm_num_groups = 32;
+  return config;
+}
+
+CLIPTextConfig TinySdxlTextEncoder2Config() {
+  CLIPTextConfig config = TinyTextEncoderConfig();
+  config.hidden_act = "gelu";
+  config.with_projection = true;
+  config.projection_dim = 24;
+  return config;
+}
+
+absl::StatusOr<TinyPreset> ParseTinyPreset(std::string_view name) {
+  if (name == "tiny") return TinyPreset::kTiny;
+  if (name == "tiny-sdxl") return TinyPreset::kTinySdxl;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown preset \"", absl::string_view(name.data(), name.size()),
+      "\" (the built-in presets are tiny and tiny-sdxl)"));
 }
 
 CLIPTextConfig TinyTextEncoderConfig() {
@@ -191,6 +273,18 @@ AutoencoderKLConfig TinyVaeConfig() {
   return config;
 }
 
+absl::StatusOr<UNet2DConditionModel> LoadUNet(const std::filesystem::path& dir) {
+  return LoadComponentChecked<UNet2DConditionModel, UNet2DConditionConfig>(dir, "unet");
+}
+
+absl::StatusOr<CLIPTextModel> LoadTextEncoder(const std::filesystem::path& dir) {
+  return LoadComponentChecked<CLIPTextModel, CLIPTextConfig>(dir, "text encoder");
+}
+
+absl::StatusOr<AutoencoderKL> LoadVae(const std::filesystem::path& dir) {
+  return LoadComponentChecked<AutoencoderKL, AutoencoderKLConfig>(dir, "vae");
+}
+
 absl::StatusOr<DiffusersModel> LoadDiffusersModel(const std::filesystem::path& dir) {
   try {
     return LoadUnchecked(dir);
@@ -199,7 +293,7 @@ absl::StatusOr<DiffusersModel> LoadDiffusersModel(const std::filesystem::path& d
   }
 }
 
-absl::Status SaveTinyModel(const std::filesystem::path& dir, uint64_t seed) {
+absl::Status SaveTinyModel(const std::filesystem::path& dir, uint64_t seed, TinyPreset preset) {
   try {
     std::error_code error;
     std::filesystem::create_directories(dir, error);
@@ -207,12 +301,20 @@ absl::Status SaveTinyModel(const std::filesystem::path& dir, uint64_t seed) {
     auto generator = at::detail::getDefaultCPUGenerator();
     const at::Tensor saved_state = generator.get_state();
     torch::manual_seed(seed);
-    UNet2DConditionModel unet(TinyUNetConfig());
+    const bool sdxl = preset == TinyPreset::kTinySdxl;
+    UNet2DConditionModel unet(sdxl ? TinySdxlUNetConfig() : TinyUNetConfig());
     CLIPTextModel text_encoder(TinyTextEncoderConfig());
     AutoencoderKL vae(TinyVaeConfig());
+    CLIPTextModel text_encoder_2{nullptr};
+    if (sdxl) text_encoder_2 = CLIPTextModel(TinySdxlTextEncoder2Config());
     generator.set_state(saved_state);
 
-    EASEL_RETURN_IF_ERROR(WriteJson(dir / "model_index.json", ModelIndex()));
+    EASEL_RETURN_IF_ERROR(WriteJson(dir / "model_index.json", ModelIndex(preset)));
+    if (sdxl) {
+      EASEL_RETURN_IF_ERROR(SaveComponent(dir / "text_encoder_2", *text_encoder_2,
+                                          text_encoder_2->config().ToJson(), "model.safetensors"));
+      EASEL_RETURN_IF_ERROR(tokenizer::WriteByteLevelTokenizer(dir / "tokenizer_2"));
+    }
     EASEL_RETURN_IF_ERROR(SaveComponent(dir / "unet", *unet, unet->config().ToJson(),
                                         "diffusion_pytorch_model.safetensors"));
     EASEL_RETURN_IF_ERROR(SaveComponent(dir / "text_encoder", *text_encoder,

@@ -21,7 +21,7 @@ Transformer2DModel MakeTransformer(const UNetBlockOptions& options, int64_t chan
       .num_attention_heads = options.num_attention_heads,
       .attention_head_dim = channels / options.num_attention_heads,
       .in_channels = channels,
-      .num_layers = 1,
+      .num_layers = options.transformer_layers,
       .cross_attention_dim = options.cross_attention_dim,
       .norm_num_groups = options.groups,
       .use_linear_projection = options.use_linear_projection,

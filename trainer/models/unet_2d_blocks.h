@@ -29,6 +29,7 @@ struct UNetBlockOptions {
   int64_t groups;
   int64_t cross_attention_dim;
   int64_t num_attention_heads;
+  int64_t transformer_layers = 1;   // BasicTransformerBlocks per Transformer2DModel
   int64_t downsample_padding = 1;
   bool use_linear_projection = false;
   bool only_cross_attention = false;

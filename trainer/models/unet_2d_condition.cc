@@ -46,6 +46,13 @@ std::vector<int64_t> UNet2DConditionConfig::HeadsPerBlock() const {
   return heads;
 }
 
+std::vector<int64_t> UNet2DConditionConfig::TransformerLayersPerBlock() const {
+  if (transformer_layers_per_block.size() == 1 && down_block_types.size() > 1) {
+    return std::vector<int64_t>(down_block_types.size(), transformer_layers_per_block[0]);
+  }
+  return transformer_layers_per_block;
+}
+
 absl::Status UNet2DConditionConfig::Validate() const {
   const size_t n = down_block_types.size();
   if (n == 0) return Bad("down_block_types is empty");
@@ -61,6 +68,27 @@ absl::Status UNet2DConditionConfig::Validate() const {
   if (heads.size() != n) {
     return Bad(absl::StrCat("attention_head_dim/num_attention_heads has ", heads.size(),
                             " entries but down_block_types has ", n));
+  }
+  std::vector<int64_t> depths = TransformerLayersPerBlock();
+  if (depths.size() != n) {
+    return Bad(absl::StrCat("transformer_layers_per_block has ", depths.size(),
+                            " entries but down_block_types has ", n));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (depths[i] < 1) {
+      return Bad(absl::StrCat("transformer_layers_per_block[", i, "] must be >= 1"));
+    }
+  }
+  if (!addition_embed_type.empty()) {
+    if (addition_embed_type != "text_time") {
+      return Bad(absl::StrCat("unsupported addition_embed_type \"", addition_embed_type,
+                              "\" (supported: text_time)"));
+    }
+    if (addition_time_embed_dim < 1 || projection_class_embeddings_input_dim < 1) {
+      return Bad(
+          "addition_embed_type text_time needs addition_time_embed_dim and "
+          "projection_class_embeddings_input_dim");
+    }
   }
   if (layers_per_block < 1) return Bad("layers_per_block must be >= 1");
   if (norm_num_groups < 1) return Bad("norm_num_groups must be >= 1");
@@ -142,14 +170,41 @@ absl::StatusOr<UNet2DConditionConfig> UNet2DConditionConfig::FromJson(const nloh
         values;
   }
   if (auto it = json.find("transformer_layers_per_block"); it != json.end() && !it->is_null()) {
-    if (!(it->is_number_integer() && it->get<int64_t>() == 1)) {
-      return Bad("transformer_layers_per_block other than 1 is not supported yet");
+    if (it->is_number_integer()) {
+      c.transformer_layers_per_block = {it->get<int64_t>()};
+    } else {
+      EASEL_RETURN_IF_ERROR(ReadField(json, "transformer_layers_per_block", kWhat,
+                                      &c.transformer_layers_per_block));
     }
   }
-  for (const char* key : {"class_embed_type", "addition_embed_type", "encoder_hid_dim"}) {
+  if (auto it = json.find("addition_embed_type"); it != json.end() && !it->is_null()) {
+    EASEL_RETURN_IF_ERROR(ReadField(json, "addition_embed_type", kWhat, &c.addition_embed_type));
+    EASEL_RETURN_IF_ERROR(
+        ReadField(json, "addition_time_embed_dim", kWhat, &c.addition_time_embed_dim));
+    EASEL_RETURN_IF_ERROR(ReadField(json, "projection_class_embeddings_input_dim", kWhat,
+                                    &c.projection_class_embeddings_input_dim));
+  }
+  for (const char* key : {"class_embed_type", "encoder_hid_dim", "time_cond_proj_dim",
+                          "reverse_transformer_layers_per_block", "num_class_embeds",
+                          "timestep_post_act"}) {
     auto it = json.find(key);
     if (it != json.end() && !it->is_null()) {
       return Bad(absl::StrCat("field \"", key, "\" is not supported yet"));
+    }
+  }
+  // Options diffusers writes into every config that we only support at their defaults.
+  const std::pair<const char*, nlohmann::json> kDefaultsOnly[] = {
+      {"conv_in_kernel", 3},           {"conv_out_kernel", 3},
+      {"dual_cross_attention", false}, {"attention_type", "default"},
+      {"resnet_skip_time_act", false}, {"resnet_out_scale_factor", 1.0},
+      {"class_embeddings_concat", false}, {"time_embedding_dim", nullptr},
+      {"cross_attention_norm", nullptr}, {"encoder_hid_dim_type", nullptr},
+      {"time_embedding_act_fn", nullptr}};
+  for (const auto& [key, expected] : kDefaultsOnly) {
+    auto it = json.find(key);
+    if (it != json.end() && !it->is_null() && *it != expected) {
+      return Bad(absl::StrCat("field \"", key, "\" = ", it->dump(), " is not supported (only ",
+                              expected.dump(), ")"));
     }
   }
   if (auto it = json.find("time_embedding_type");
@@ -190,6 +245,14 @@ nlohmann::json UNet2DConditionConfig::ToJson() const {
                                                               : nlohmann::json(attention_head_dim);
   json["num_attention_heads"] = num_attention_heads.empty() ? nlohmann::json(nullptr)
                                                             : nlohmann::json(num_attention_heads);
+  json["transformer_layers_per_block"] = transformer_layers_per_block.size() == 1
+                                             ? nlohmann::json(transformer_layers_per_block[0])
+                                             : nlohmann::json(transformer_layers_per_block);
+  if (!addition_embed_type.empty()) {
+    json["addition_embed_type"] = addition_embed_type;
+    json["addition_time_embed_dim"] = addition_time_embed_dim;
+    json["projection_class_embeddings_input_dim"] = projection_class_embeddings_input_dim;
+  }
   return json;
 }
 
@@ -200,12 +263,21 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   const int64_t n = static_cast<int64_t>(channels.size());
   const int64_t time_embed_dim = channels[0] * 4;
   const std::vector<int64_t> heads = config.HeadsPerBlock();
+  const std::vector<int64_t> depths = config.TransformerLayersPerBlock();
 
   conv_in_ = register_module(
       "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, channels[0], 3).padding(1)));
   time_proj_ = register_module(
       "time_proj", Timesteps(channels[0], config.flip_sin_to_cos, static_cast<double>(config.freq_shift)));
   time_embedding_ = register_module("time_embedding", TimestepEmbedding(channels[0], time_embed_dim));
+  if (config.addition_embed_type == "text_time") {
+    add_time_proj_ = register_module(
+        "add_time_proj", Timesteps(config.addition_time_embed_dim, config.flip_sin_to_cos,
+                                   static_cast<double>(config.freq_shift)));
+    add_embedding_ = register_module(
+        "add_embedding",
+        TimestepEmbedding(config.projection_class_embeddings_input_dim, time_embed_dim));
+  }
 
   torch::nn::ModuleList down_blocks;
   int64_t output_channel = channels[0];
@@ -216,6 +288,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
     options.out_channels = output_channel;
     options.add_sample_change = i != n - 1;
     options.num_attention_heads = heads[i];
+    options.transformer_layers = depths[i];
     auto block = MakeDownBlock(config.down_block_types[i], options);
     ThrowIfError(block.status());
     down_blocks_.push_back(*block);
@@ -227,6 +300,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   mid.num_layers = 1;
   mid.in_channels = mid.out_channels = channels[n - 1];
   mid.num_attention_heads = heads[n - 1];
+  mid.transformer_layers = depths[n - 1];
   mid.output_scale_factor = config.mid_block_scale_factor;
   mid_block_ = register_module("mid_block", std::make_shared<UNetMidBlock2DCrossAttnImpl>(mid));
 
@@ -241,6 +315,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
     options.in_channels = channels[std::max<int64_t>(n - 2 - i, 0)];
     options.add_sample_change = i != n - 1;
     options.num_attention_heads = heads[n - 1 - i];
+    options.transformer_layers = depths[n - 1 - i];
     auto block = MakeUpBlock(config.up_block_types[i], options);
     ThrowIfError(block.status());
     up_blocks_.push_back(*block);
@@ -257,13 +332,21 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
 
 torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample,
                                                 const torch::Tensor& timesteps,
-                                                const torch::Tensor& encoder_hidden_states) {
+                                                const torch::Tensor& encoder_hidden_states,
+                                                const UNetAddedConditions& added) {
   TORCH_CHECK(sample.dim() == 4, "UNet sample must be [B,C,H,W], got ", sample.sizes());
   const int64_t batch = sample.size(0);
   torch::Tensor t = timesteps.dim() == 0 ? timesteps.reshape({1}) : timesteps;
   t = t.to(sample.device()).expand({batch});
   torch::Tensor x = config_.center_input_sample ? 2 * sample - 1.0 : sample;
   torch::Tensor emb = time_embedding_(time_proj_(t).to(sample.scalar_type()));
+  if (!add_embedding_.is_empty()) {
+    TORCH_CHECK(added.text_embeds.defined() && added.time_ids.defined(),
+                "this UNet (addition_embed_type text_time) needs text_embeds and time_ids");
+    torch::Tensor time_embeds = add_time_proj_(added.time_ids.flatten()).reshape({batch, -1});
+    torch::Tensor add_embeds = torch::cat({added.text_embeds, time_embeds.to(added.text_embeds.scalar_type())}, -1);
+    emb = emb + add_embedding_(add_embeds.to(emb.scalar_type()));
+  }
 
   x = conv_in_(x);
   std::vector<torch::Tensor> skips = {x};

@@ -50,13 +50,28 @@ struct UNet2DConditionConfig {
   bool upcast_attention = false;
   bool only_cross_attention = false;
   std::string resnet_time_scale_shift = "default";
+  // Per down block (one value: all blocks); up blocks take them reversed, the mid block the
+  // last. SDXL: [1, 2, 10].
+  std::vector<int64_t> transformer_layers_per_block = {1};
+  // "text_time" (SDXL): pooled text embeds + sinusoidal embeds of the 6 time ids are added to
+  // the timestep embedding. Empty: none.
+  std::string addition_embed_type;
+  int64_t addition_time_embed_dim = 0;
+  int64_t projection_class_embeddings_input_dim = 0;
 
   static absl::StatusOr<UNet2DConditionConfig> FromJson(const nlohmann::json& json);
   nlohmann::json ToJson() const;
   // Heads per down block, as diffusers resolves them.
   std::vector<int64_t> HeadsPerBlock() const;
+  std::vector<int64_t> TransformerLayersPerBlock() const;
   // Structural checks (lengths, divisibility, block types) with messages naming the field.
   absl::Status Validate() const;
+};
+
+// diffusers' added_cond_kwargs for addition_embed_type "text_time".
+struct UNetAddedConditions {
+  torch::Tensor text_embeds;  // [B, pooled text dim], the projected pooled text embedding
+  torch::Tensor time_ids;     // [B, 6]: original size, crop top-left, target size
 };
 
 class UNet2DConditionModelImpl : public torch::nn::Module {
@@ -65,15 +80,19 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   explicit UNet2DConditionModelImpl(const UNet2DConditionConfig& config);
 
   // sample [B,C,H,W]; timesteps [B] or scalar (int64 or float);
-  // encoder_hidden_states [B,L,cross_attention_dim]. Returns [B,out_channels,H,W].
+  // encoder_hidden_states [B,L,cross_attention_dim]; `added` is required when the config has
+  // an addition_embed_type. Returns [B,out_channels,H,W].
   torch::Tensor forward(const torch::Tensor& sample, const torch::Tensor& timesteps,
-                        const torch::Tensor& encoder_hidden_states);
+                        const torch::Tensor& encoder_hidden_states,
+                        const UNetAddedConditions& added = {});
   const UNet2DConditionConfig& config() const { return config_; }
 
  private:
   UNet2DConditionConfig config_;
   Timesteps time_proj_{nullptr};
   TimestepEmbedding time_embedding_{nullptr};
+  Timesteps add_time_proj_{nullptr};
+  TimestepEmbedding add_embedding_{nullptr};
   torch::nn::Conv2d conv_in_{nullptr};
   std::vector<std::shared_ptr<DownBlockBase>> down_blocks_;
   std::shared_ptr<UNetMidBlock2DCrossAttnImpl> mid_block_;

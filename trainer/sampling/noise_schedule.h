@@ -13,10 +13,10 @@ namespace easel::sampling {
 
 enum class PredictionType { kEpsilon, kVPrediction };
 
-// The DDPM forward process used for training, built from a diffusers scheduler_config.json:
-// num_train_timesteps, beta_start, beta_end, beta_schedule (linear | scaled_linear |
-// squaredcos_cap_v2), prediction_type (epsilon | v_prediction). Missing fields take diffusers'
-// DDPMScheduler defaults.
+// The DDPM forward process, built from a diffusers scheduler_config.json: num_train_timesteps,
+// beta_start, beta_end, beta_schedule (linear | scaled_linear | squaredcos_cap_v2),
+// trained_betas, rescale_betas_zero_snr, prediction_type (epsilon | v_prediction). Missing
+// fields take diffusers' DDPMScheduler defaults. The samplers build on it.
 class NoiseSchedule {
  public:
   static absl::StatusOr<NoiseSchedule> FromConfig(const nlohmann::json& config);
@@ -24,7 +24,9 @@ class NoiseSchedule {
   int64_t num_train_timesteps() const { return num_train_timesteps_; }
   PredictionType prediction_type() const { return prediction_type_; }
   const std::string& beta_schedule() const { return beta_schedule_; }
-  // [num_train_timesteps], float32 on CPU, strictly decreasing in (0, 1).
+  bool zero_terminal_snr() const { return zero_terminal_snr_; }
+  // [num_train_timesteps], float32 on CPU, strictly decreasing in (0, 1); with
+  // rescale_betas_zero_snr the last is exactly 0 (diffusers' rescale_zero_terminal_snr).
   const torch::Tensor& alphas_cumprod() const { return alphas_cumprod_; }
 
   // sqrt(a_t) * x0 + sqrt(1 - a_t) * noise, with a_t = alphas_cumprod[t] per batch row.
@@ -45,6 +47,7 @@ class NoiseSchedule {
   int64_t num_train_timesteps_ = 1000;
   PredictionType prediction_type_ = PredictionType::kEpsilon;
   std::string beta_schedule_;
+  bool zero_terminal_snr_ = false;
   torch::Tensor alphas_cumprod_;
 };
 

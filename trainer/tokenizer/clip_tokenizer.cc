@@ -5,41 +5,21 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <sstream>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "trainer/tokenizer/added_tokens.h"
+#include "trainer/tokenizer/clip_text.h"
 
 namespace easel::tokenizer {
 namespace {
 
-constexpr std::string_view kStartOfText = "<|startoftext|>";
-constexpr std::string_view kEndOfText = "<|endoftext|>";
 constexpr size_t kClipMergeCount = 49152 - 256 - 2;
 constexpr size_t kMaxCacheEntries = 100000;
-
-std::string CodepointToUtf8(uint32_t cp) {
-  std::string out;
-  if (cp >= 0x10000) {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return out;
-}
 
 // GPT-2/CLIP bytes_to_unicode, in its dictionary order: (byte, UTF-8 of its character).
 const std::vector<std::pair<uint8_t, std::string>>& ByteUnicodeOrder() {
@@ -70,118 +50,6 @@ const std::vector<std::string>& ByteEncoder() {
   return *encoder;
 }
 
-bool IsSpace(unsigned char c) {
-  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F);
-}
-bool IsLetter(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-}
-bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-// html.unescape for numeric references and the common named entities.
-std::string UnescapeHtml(std::string_view text) {
-  static const std::pair<std::string_view, uint32_t> kNamed[] = {
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0}};
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == '&') {
-      const size_t semicolon = text.find(';', i + 1);
-      if (semicolon != std::string_view::npos && semicolon - i <= 10) {
-        std::string_view name = text.substr(i + 1, semicolon - i - 1);
-        std::optional<uint32_t> codepoint;
-        if (name.size() > 1 && name[0] == '#') {
-          const bool hex = name[1] == 'x' || name[1] == 'X';
-          std::string digits(name.substr(hex ? 2 : 1));
-          if (!digits.empty() && digits.find_first_not_of(hex ? "0123456789abcdefABCDEF"
-                                                              : "0123456789") == std::string::npos) {
-            const unsigned long value = std::stoul(digits, nullptr, hex ? 16 : 10);
-            if (value > 0 && value < 0x110000) codepoint = static_cast<uint32_t>(value);
-          }
-        } else {
-          for (const auto& [entity, value] : kNamed) {
-            if (name == entity) codepoint = value;
-          }
-        }
-        if (codepoint) {
-          out += CodepointToUtf8(*codepoint);
-          i = semicolon + 1;
-          continue;
-        }
-      }
-    }
-    out += text[i++];
-  }
-  return out;
-}
-
-// basic_clean (HTML unescaped twice) + whitespace_clean + lower().
-std::string Normalize(std::string_view raw) {
-  const std::string unescaped = UnescapeHtml(UnescapeHtml(raw));
-  std::string_view text = unescaped;
-  std::string out;
-  bool pending_space = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = text[i];
-    const bool nbsp = c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xA0;
-    if (IsSpace(c) || nbsp) {
-      if (nbsp) ++i;
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  }
-  return out;
-}
-
-// CLIP's pattern: special tokens | 's|'t|'re|'ve|'m|'ll|'d | letters+ | digit | other+.
-std::vector<std::string_view> PreTokenize(std::string_view text) {
-  std::vector<std::string_view> pieces;
-  size_t i = 0;
-  const size_t n = text.size();
-  auto starts_with = [&](std::string_view prefix) { return text.substr(i, prefix.size()) == prefix; };
-  while (i < n) {
-    const unsigned char c = text[i];
-    if (starts_with(kStartOfText)) {
-      pieces.push_back(text.substr(i, kStartOfText.size()));
-      i += kStartOfText.size();
-      continue;
-    }
-    if (starts_with(kEndOfText)) {
-      pieces.push_back(text.substr(i, kEndOfText.size()));
-      i += kEndOfText.size();
-      continue;
-    }
-    if (c == '\'') {
-      bool matched = false;
-      for (std::string_view suffix : {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}) {
-        if (starts_with(suffix)) {
-          pieces.push_back(text.substr(i, suffix.size()));
-          i += suffix.size();
-          matched = true;
-          break;
-        }
-      }
-      if (matched) continue;
-    }
-    size_t j = i;
-    if (IsLetter(c)) {
-      while (j < n && IsLetter(text[j])) ++j;
-    } else if (IsDigit(c)) {
-      j = i + 1;
-    } else if (IsSpace(c)) {
-      ++i;
-      continue;
-    } else {
-      while (j < n && !IsSpace(text[j]) && !IsLetter(text[j]) && !IsDigit(text[j])) ++j;
-    }
-    pieces.push_back(text.substr(i, j - i));
-    i = j;
-  }
-  return pieces;
-}
 
 absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -265,6 +133,13 @@ absl::StatusOr<CLIPTokenizer> CLIPTokenizer::FromVocabAndMerges(
   EASEL_ASSIGN_OR_RETURN(tokenizer.eos_id_, find(kEndOfText));
   EASEL_ASSIGN_OR_RETURN(tokenizer.pad_id_, find(pad_token));
   tokenizer.unk_id_ = tokenizer.eos_id_;
+  for (const auto& [token, id] : tokenizer.vocab_) {
+    if (id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer vocabulary gives \"", token, "\" the negative id ", id));
+    }
+    tokenizer.base_vocab_size_ = std::max(tokenizer.base_vocab_size_, id + 1);
+  }
   tokenizer.model_max_length_ = model_max_length;
   for (const auto& [byte, text] : ByteUnicodeOrder()) {
     if (!tokenizer.vocab_.count(text) || !tokenizer.vocab_.count(text + "</w>")) {
@@ -317,7 +192,35 @@ absl::StatusOr<CLIPTokenizer> CLIPTokenizer::FromDirectory(const std::filesystem
     return absl::InvalidArgumentError(absl::StrCat("tokenizer in ", dir.string(), ": ",
                                                    std::string(tokenizer.status().message())));
   }
+  EASEL_RETURN_IF_ERROR(tokenizer->AddRecordedTokens(dir));
   return tokenizer;
+}
+
+absl::Status CLIPTokenizer::AddRecordedTokens(const std::filesystem::path& dir) {
+  EASEL_ASSIGN_OR_RETURN(auto recorded, ReadAddedTokenFiles(dir));
+  std::vector<std::string> new_tokens;
+  for (const auto& [id, token] : recorded) {
+    if (auto it = vocab_.find(token); it != vocab_.end()) {
+      if (it->second == id) continue;  // a special token of the vocabulary, listed again
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer in ", dir.string(), ": added token \"", token, "\" has id ", id,
+                       " but vocab.json gives it id ", it->second));
+    }
+    const int64_t expected = base_vocab_size_ + static_cast<int64_t>(new_tokens.size());
+    if (id != expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokenizer in ", dir.string(), ": added token \"", token, "\" has id ", id,
+          "; added tokens must follow the vocabulary's ids without gaps, so it should be ",
+          expected));
+    }
+    new_tokens.push_back(token);
+  }
+  absl::Status added = AddTokens(new_tokens);
+  if (!added.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer in ", dir.string(), ": ", added.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CLIPTokenizer> CLIPTokenizer::FromMergesGz(const std::filesystem::path& path) {
@@ -344,8 +247,84 @@ absl::StatusOr<CLIPTokenizer> CLIPTokenizer::FromMergesGz(const std::filesystem:
 }
 
 int64_t CLIPTokenizer::TokenId(std::string_view token) const {
-  auto it = vocab_.find(std::string(token));
-  return it == vocab_.end() ? -1 : it->second;
+  if (auto it = vocab_.find(std::string(token)); it != vocab_.end()) return it->second;
+  if (added_ids_.empty()) return -1;
+  auto it = added_ids_.find(Normalize(token));
+  return it == added_ids_.end() ? -1 : it->second;
+}
+
+absl::Status CLIPTokenizer::CheckNewTokens(const std::vector<std::string>& tokens) const {
+  std::unordered_set<std::string> keys;
+  for (const std::string& token : tokens) {
+    const std::string key = Normalize(token);
+    if (key.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot add the token \"", token, "\": it is empty or only whitespace"));
+    }
+    // As diffusers: the exact string must not be a vocabulary entry. Its lower-cased form may be
+    // (e.g. "TOK" beside "tok"), unless that is a special token the matcher must not shadow.
+    if (vocab_.count(token) || key == kStartOfText || key == kEndOfText) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot add the token \"", token, "\": it is already in the tokenizer's vocabulary"));
+    }
+    if (auto it = added_ids_.find(key); it != added_ids_.end()) {
+      const std::string& existing = added_tokens_[it->second - base_vocab_size_];
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot add the token \"", token, "\": the tokenizer already has the added token \"",
+          existing, "\" (id ", it->second, ")"));
+    }
+    if (!keys.insert(key).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot add the token \"", token, "\": it is given twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CLIPTokenizer::AddTokens(const std::vector<std::string>& tokens) {
+  EASEL_RETURN_IF_ERROR(CheckNewTokens(tokens));
+  for (const std::string& token : tokens) {
+    added_ids_.emplace(Normalize(token), vocab_size());
+    added_tokens_.push_back(token);
+  }
+  RebuildAddedTokenExpansions();
+  return absl::OkStatus();
+}
+
+void CLIPTokenizer::RebuildAddedTokenExpansions() {
+  added_expansions_.clear();
+  longest_added_key_ = 0;
+  for (const auto& [key, id] : added_ids_) {
+    std::vector<int64_t> ids = {id};
+    for (int i = 1;; ++i) {
+      auto next = added_ids_.find(absl::StrCat(key, "_", i));
+      if (next == added_ids_.end()) break;
+      ids.push_back(next->second);
+    }
+    added_expansions_.emplace(key, std::move(ids));
+    longest_added_key_ = std::max(longest_added_key_, key.size());
+  }
+}
+
+std::vector<int64_t> CLIPTokenizer::AddedTokenIds(std::string_view token) const {
+  if (added_expansions_.empty()) return {};
+  auto it = added_expansions_.find(Normalize(token));
+  return it == added_expansions_.end() ? std::vector<int64_t>{} : it->second;
+}
+
+absl::Status CLIPTokenizer::SaveAddedTokens(const std::filesystem::path& dir) const {
+  return WriteAddedTokenFiles(dir, added_tokens_, base_vocab_size_);
+}
+
+const std::string* CLIPTokenizer::MatchAddedToken(std::string_view text, size_t pos) const {
+  const std::string* best = nullptr;
+  const std::string_view rest = text.substr(pos, longest_added_key_);
+  for (const auto& [key, id] : added_ids_) {
+    if (rest.substr(0, key.size()) == key && (best == nullptr || key.size() > best->size())) {
+      best = &key;
+    }
+  }
+  return best;
 }
 
 std::vector<int64_t> CLIPTokenizer::Bpe(const std::string& token) const {
@@ -399,13 +378,44 @@ std::vector<int64_t> CLIPTokenizer::Bpe(const std::string& token) const {
   return ids;
 }
 
-std::vector<int64_t> CLIPTokenizer::EncodeWithoutSpecialTokens(std::string_view text) const {
-  std::vector<int64_t> ids;
-  const std::string normalized = Normalize(text);
+void CLIPTokenizer::EncodeNormalized(std::string_view normalized,
+                                     std::vector<int64_t>& ids) const {
   for (std::string_view piece : PreTokenize(normalized)) {
     std::vector<int64_t> piece_ids = Bpe(std::string(piece));
     ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
   }
+}
+
+std::vector<int64_t> CLIPTokenizer::EncodeWithoutSpecialTokens(std::string_view text) const {
+  std::vector<int64_t> ids;
+  const std::string normalized = Normalize(text);
+  if (added_ids_.empty()) {
+    EncodeNormalized(normalized, ids);
+    return ids;
+  }
+  // Leftmost-longest added tokens; the text between them goes through pre-tokenization and BPE.
+  // <|startoftext|> / <|endoftext|> are stepped over whole so no added token matches inside.
+  const std::string_view text_view = normalized;
+  size_t segment_start = 0;
+  size_t pos = 0;
+  while (pos < text_view.size()) {
+    const std::string_view rest = text_view.substr(pos);
+    if (rest.rfind(kStartOfText, 0) == 0 || rest.rfind(kEndOfText, 0) == 0) {
+      pos += rest.rfind(kStartOfText, 0) == 0 ? kStartOfText.size() : kEndOfText.size();
+      continue;
+    }
+    const std::string* key = MatchAddedToken(text_view, pos);
+    if (key == nullptr) {
+      ++pos;
+      continue;
+    }
+    EncodeNormalized(text_view.substr(segment_start, pos - segment_start), ids);
+    const std::vector<int64_t>& expansion = added_expansions_.at(*key);
+    ids.insert(ids.end(), expansion.begin(), expansion.end());
+    pos += key->size();
+    segment_start = pos;
+  }
+  EncodeNormalized(text_view.substr(segment_start), ids);
   return ids;
 }
 

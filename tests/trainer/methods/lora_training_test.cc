@@ -74,7 +74,8 @@ TEST(TrainingSpecTest, InvalidValuesNameTheField) {
                         Case{"train_batch_size", 0}, Case{"resolution", 500},
                         Case{"seed", -1}, Case{"lr_warmup_steps", -1},
                         Case{"token_string", 3}, Case{"progress_every", 0},
-                        Case{"lora_target_modules", nlohmann::json::array()}}) {
+                        Case{"lora_target_modules", nlohmann::json::array()},
+                        Case{"mixed_precision", "fp8"}, Case{"mixed_precision", true}}) {
     nlohmann::json json = {{"method", "lora"}, {"max_train_steps", 10}};
     json[c.field] = c.value;
     auto spec = ParseTrainingSpec(json);
@@ -97,15 +98,18 @@ TEST(TrainingSpecTest, WarmupRampsLinearlyThenHolds) {
   EXPECT_DOUBLE_EQ(LearningRateAt(spec, 1), 1e-3);
 }
 
-// A tiny base model (fixed seed) and a few synthetic images, shared by the training tests.
-class LoraTrainingTest : public ::testing::Test {
+// A tiny base model of `kPreset` (fixed seed) and a few synthetic images, shared by the
+// training tests of one suite.
+template <models::TinyPreset kPreset>
+class TinyModelTest : public ::testing::Test {
  protected:
   static constexpr int kImages = 4;
   static constexpr int kResolution = 32;
 
   static void SetUpTestSuite() {
-    root_ = new std::filesystem::path(data::testing::FreshTempDir("lora-training"));
-    ASSERT_TRUE(models::SaveTinyModel(*root_ / "model", 1234).ok());
+    const char* tag = kPreset == models::TinyPreset::kTiny ? "tiny" : "tiny-sdxl";
+    root_ = new std::filesystem::path(data::testing::FreshTempDir(tag));
+    ASSERT_TRUE(models::SaveTinyModel(*root_ / "model", 1234, kPreset).ok());
     data::testing::WriteSyntheticDataset(*root_ / "dataset", kImages, kResolution);
   }
   static void TearDownTestSuite() {
@@ -122,11 +126,12 @@ class LoraTrainingTest : public ::testing::Test {
     dataset_ = *std::move(dataset);
   }
 
-  static std::filesystem::path* root_;
+  static inline std::filesystem::path* root_ = nullptr;
   models::DiffusersModel model_;
   data::PreparedDataset dataset_;
 };
-std::filesystem::path* LoraTrainingTest::root_ = nullptr;
+
+using LoraTrainingTest = TinyModelTest<models::TinyPreset::kTiny>;
 
 // Measured (60 steps, lr 5e-3, batch 2, 32x32 images): the loss fell from about 1.12 to
 // 0.78-0.83 (26-30% lower) for training seeds 1-5 and tiny-model seeds 1, 7, 99, 1234; at lr
@@ -147,7 +152,7 @@ TEST_F(LoraTrainingTest, TrainerLearns) {
   const std::vector<int64_t> kTimesteps = {50, 250, 500, 750, 950};
   const int64_t repeats = static_cast<int64_t>(kTimesteps.size());
   torch::Tensor latents = encoded->latents.repeat_interleave(repeats, 0);
-  torch::Tensor hidden = encoded->hidden_states.repeat_interleave(repeats, 0);
+  TextConditioning text = encoded->text.RepeatInterleave(repeats);
   torch::Tensor timesteps = torch::tensor(kTimesteps, torch::kLong).repeat({kImages});
   at::Generator generator = at::detail::createCPUGenerator(99);
   torch::Tensor noise = torch::randn(latents.sizes(), generator, torch::kFloat32);
@@ -156,14 +161,14 @@ TEST_F(LoraTrainingTest, TrainerLearns) {
   for (const auto& item : model_.unet->named_parameters()) {
     base_weights[item.key()] = item.value().detach().clone();
   }
-  auto before = MeanDenoisingLoss(model_.unet, *schedule, latents, hidden, timesteps, noise);
+  auto before = MeanDenoisingLoss(model_.unet, *schedule, latents, text, timesteps, noise);
   ASSERT_TRUE(before.ok()) << before.status();
   std::vector<ProgressEvent> events;
   auto result = TrainLora(model_, dataset_, spec,
                           {.on_progress = [&](const ProgressEvent& e) { events.push_back(e); }},
                           torch::kCPU);
   ASSERT_TRUE(result.ok()) << result.status();
-  auto after = MeanDenoisingLoss(model_.unet, *schedule, latents, hidden, timesteps, noise);
+  auto after = MeanDenoisingLoss(model_.unet, *schedule, latents, text, timesteps, noise);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_LE(*after, 0.85 * *before) << "before " << *before << " after " << *after;
 
@@ -224,8 +229,80 @@ TEST_F(LoraTrainingTest, ResolutionOtherThanTheDatasetsResizesImages) {
   auto encoded = EncodeDataset(model_, dataset_, 16, 0, torch::kCPU);
   ASSERT_TRUE(encoded.ok()) << encoded.status();
   EXPECT_EQ(encoded->latents.sizes(), torch::IntArrayRef({kImages, 4, 8, 8}));
-  EXPECT_EQ(encoded->hidden_states.sizes(), torch::IntArrayRef({kImages, 77, 32}));
+  EXPECT_EQ(encoded->text.hidden_states.sizes(), torch::IntArrayRef({kImages, 77, 32}));
+  EXPECT_FALSE(encoded->text.text_embeds.defined());
   EXPECT_TRUE(torch::isfinite(encoded->latents).all().item<bool>());
+}
+
+// The same training on the SDXL layout: two text encoders (penultimate hidden states
+// concatenated), pooled text embeds and time ids through the text_time addition embedding.
+class SdxlLoraTrainingTest : public TinyModelTest<models::TinyPreset::kTinySdxl> {
+ protected:
+  // Mean denoising loss over every image at fixed timesteps and noise.
+  double FixedLoss(const EncodedDataset& encoded) {
+    const std::vector<int64_t> kTimesteps = {50, 250, 500, 750, 950};
+    const int64_t repeats = static_cast<int64_t>(kTimesteps.size());
+    torch::Tensor latents = encoded.latents.repeat_interleave(repeats, 0);
+    at::Generator generator = at::detail::createCPUGenerator(99);
+    auto schedule = sampling::NoiseSchedule::FromConfig(model_.scheduler_config);
+    EXPECT_TRUE(schedule.ok());
+    auto loss = MeanDenoisingLoss(model_.unet, *schedule, latents,
+                                  encoded.text.RepeatInterleave(repeats),
+                                  torch::tensor(kTimesteps, torch::kLong).repeat({kImages}),
+                                  torch::randn(latents.sizes(), generator, torch::kFloat32));
+    EXPECT_TRUE(loss.ok()) << loss.status();
+    return loss.ok() ? *loss : 0;
+  }
+};
+
+TEST_F(SdxlLoraTrainingTest, EncodesBothTextEncodersPooledEmbedsAndTimeIds) {
+  auto encoded = EncodeDataset(model_, dataset_, 0, 0, torch::kCPU);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  const int64_t both = models::TinyTextEncoderConfig().hidden_size +
+                       models::TinySdxlTextEncoder2Config().hidden_size;
+  EXPECT_EQ(encoded->text.hidden_states.sizes(), torch::IntArrayRef({kImages, 77, both}));
+  EXPECT_EQ(encoded->text.text_embeds.sizes(),
+            torch::IntArrayRef({kImages, models::TinySdxlTextEncoder2Config().projection_dim}));
+  ASSERT_EQ(encoded->text.time_ids.sizes(), torch::IntArrayRef({kImages, 6}));
+  EXPECT_TRUE(torch::equal(encoded->text.time_ids[0],
+                           torch::tensor({32.0f, 32.0f, 0.0f, 0.0f, 32.0f, 32.0f})));
+}
+
+// Measured (60 steps, lr 5e-3, batch 2, rank 4, tiny-sdxl seed 1234): the loss fell from about
+// 1.087 to 0.763-0.777 (29-30% lower) for training seeds 3, 5 and 11. The test asks for 15%,
+// like the SD 1.x test.
+TEST_F(SdxlLoraTrainingTest, TrainerLearns) {
+  TrainingSpec spec;
+  spec.max_train_steps = 60;
+  spec.learning_rate = 5e-3;
+  spec.train_batch_size = 2;
+  spec.lora_rank = 4;
+  spec.seed = 3;
+  auto encoded = EncodeDataset(model_, dataset_, 0, spec.seed, torch::kCPU);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  const double before = FixedLoss(*encoded);
+  auto result = TrainLora(model_, dataset_, spec, {}, torch::kCPU);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const double after = FixedLoss(*encoded);
+  EXPECT_LE(after, 0.85 * before) << "before " << before << " after " << after;
+}
+
+TEST_F(SdxlLoraTrainingTest, MixedPrecisionKeepsAdaptersInFloat32) {
+  TrainingSpec spec;
+  spec.max_train_steps = 3;
+  spec.lora_rank = 2;
+  spec.mixed_precision = "bf16";
+  auto result = TrainLora(model_, dataset_, spec, {}, torch::kCPU);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(std::isfinite(result->final_loss));
+  int adapters = 0;
+  for (const auto& item : model_.unet->named_parameters()) {
+    const bool adapter = item.key().find("lora_") != std::string::npos;
+    EXPECT_EQ(item.value().scalar_type(), adapter ? torch::kFloat32 : torch::kBFloat16)
+        << item.key();
+    adapters += adapter;
+  }
+  EXPECT_GT(adapters, 0);
 }
 
 }  // namespace

@@ -65,6 +65,59 @@ TEST(CLIPTextModelTest, StateDictUsesTransformersNames) {
       state.at("text_model.embeddings.token_embedding.weight")));
 }
 
+TEST(CLIPTextModelTest, ResizeKeepsRowsAndCopiesTheInitializerRow) {
+  torch::manual_seed(3);
+  CLIPTextModel model(TinyTextEncoderConfig());
+  const torch::Tensor weight = model->token_embedding()->weight;
+  const torch::Tensor old = weight.detach().clone();
+  ASSERT_TRUE(model->ResizeTokenEmbeddings(517, 7).ok());
+  EXPECT_TRUE(model->token_embedding()->weight.is_same(weight)) << "same parameter, new data";
+  ASSERT_EQ(weight.sizes(), (std::vector<int64_t>{517, 32}));
+  EXPECT_TRUE(torch::equal(weight.slice(0, 0, 514), old));
+  for (int64_t row = 514; row < 517; ++row) EXPECT_TRUE(torch::equal(weight[row], old[7]));
+  EXPECT_EQ(model->config().vocab_size, 517);
+  EXPECT_EQ(model->token_embedding()->options.num_embeddings(), 517);
+  EXPECT_EQ(StateDict(*model).at("text_model.embeddings.token_embedding.weight").sizes(),
+            weight.sizes());
+  EXPECT_TRUE(weight.requires_grad());
+}
+
+TEST(CLIPTextModelTest, ResizeWithoutInitializerUsesTheMeanRowAndCanShrink) {
+  torch::manual_seed(4);
+  CLIPTextModel model(TinyTextEncoderConfig());
+  const torch::Tensor old = model->token_embedding()->weight.detach().clone();
+  ASSERT_TRUE(model->ResizeTokenEmbeddings(515).ok());
+  EXPECT_TRUE(torch::allclose(model->token_embedding()->weight[514], old.mean(0)));
+  ASSERT_TRUE(model->ResizeTokenEmbeddings(514).ok());
+  EXPECT_TRUE(torch::equal(model->token_embedding()->weight, old));
+}
+
+TEST(CLIPTextModelTest, ResizeRejectsDroppingSpecialRowsOrAMissingInitializer) {
+  CLIPTextModel model(TinyTextEncoderConfig());
+  absl::Status too_small = model->ResizeTokenEmbeddings(513);  // EOS is id 513
+  ASSERT_FALSE(too_small.ok());
+  EXPECT_THAT(too_small.message(), ::testing::HasSubstr("514"));
+  absl::Status bad_initializer = model->ResizeTokenEmbeddings(520, 514);
+  ASSERT_FALSE(bad_initializer.ok());
+  EXPECT_THAT(bad_initializer.message(), ::testing::HasSubstr("514"));
+  EXPECT_EQ(model->token_embedding()->weight.size(0), 514);
+}
+
+TEST(CLIPTextModelTest, AddedIdsAboveEosPoolAtEosAndTrainTheirRow) {
+  torch::manual_seed(5);
+  CLIPTextModel model(TinyTextEncoderConfig());
+  ASSERT_TRUE(model->ResizeTokenEmbeddings(516, 20).ok());
+  // Id 515 is the largest id in the row; pooling must still pick the EOS (position 3).
+  torch::Tensor ids = torch::tensor({512, 20, 515, 513, 513}, torch::kLong).unsqueeze(0);
+  CLIPTextOutput out = model(ids);
+  EXPECT_TRUE(torch::equal(out.pooler_output[0], out.last_hidden_state[0][3]));
+  out.pooler_output.sum().backward();
+  const torch::Tensor grad = model->token_embedding()->weight.grad();
+  ASSERT_TRUE(grad.defined());
+  EXPECT_GT(grad[515].abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(grad[514].abs().sum().item<float>(), 0.0f) << "id 514 is not in the prompt";
+}
+
 TEST(CLIPTextModelTest, ConfigRejectsUnknownActivation) {
   nlohmann::json json = TinyTextEncoderConfig().ToJson();
   auto config = CLIPTextConfig::FromJson(json);

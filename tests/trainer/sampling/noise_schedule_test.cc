@@ -88,8 +88,8 @@ TEST(NoiseScheduleTest, VelocityTargetRecoversSignalAndNoise) {
   torch::Tensor noisy = schedule->AddNoise(x0, noise, t);
   torch::Tensor v = schedule->Target(x0, noise, t);
   // With a = sqrt(a_t), s = sqrt(1 - a_t): x0 = a * noisy - s * v and noise = s * noisy + a * v.
-  torch::Tensor a = schedule->alphas_cumprod().index_select(0, t).to(torch::kFloat64).view(
-      {2, 1, 1, 1});
+  torch::Tensor a =
+      schedule->alphas_cumprod().index_select(0, t).to(torch::kFloat64).view({2, 1, 1, 1});
   torch::Tensor signal = a.sqrt(), sigma = (1 - a).sqrt();
   EXPECT_TRUE(torch::allclose(signal * noisy - sigma * v, x0, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(sigma * noisy + signal * v, noise, 1e-5, 1e-6));
@@ -103,15 +103,71 @@ TEST(NoiseScheduleTest, MissingFieldsTakeDiffusersDefaults) {
   EXPECT_EQ(schedule->prediction_type(), PredictionType::kEpsilon);
 }
 
+nlohmann::json ZeroSnrConfig() {
+  nlohmann::json config = StableDiffusionConfig();
+  config["rescale_betas_zero_snr"] = true;
+  return config;
+}
+
+TEST(NoiseScheduleTest, ZeroTerminalSnrEndsOnPureNoiseAndKeepsTheStart) {
+  auto plain = NoiseSchedule::FromConfig(StableDiffusionConfig());
+  auto rescaled = NoiseSchedule::FromConfig(ZeroSnrConfig());
+  ASSERT_TRUE(plain.ok() && rescaled.ok()) << rescaled.status();
+  EXPECT_FALSE(plain->zero_terminal_snr());
+  EXPECT_TRUE(rescaled->zero_terminal_snr());
+  const torch::Tensor& a = rescaled->alphas_cumprod();
+  EXPECT_EQ(a[-1].item<float>(), 0.0f);
+  EXPECT_NEAR(std::sqrt(a[0].item<double>()), std::sqrt(plain->alphas_cumprod()[0].item<double>()),
+              1e-6);
+  EXPECT_TRUE((a.slice(0, 1) < a.slice(0, 0, -1)).all().item<bool>());
+}
+
+// Lin et al. 2023, Algorithm 1: sqrt(a'_t) = (sqrt(a_t) - sqrt(a_T)) * sqrt(a_0) /
+// (sqrt(a_0) - sqrt(a_T)); the betas are recovered from it, so the cumulative product returns it.
+TEST(NoiseScheduleTest, ZeroTerminalSnrFollowsTheClosedForm) {
+  auto plain = NoiseSchedule::FromConfig(StableDiffusionConfig());
+  auto rescaled = NoiseSchedule::FromConfig(ZeroSnrConfig());
+  ASSERT_TRUE(plain.ok() && rescaled.ok());
+  torch::Tensor root = plain->alphas_cumprod().to(torch::kFloat64).sqrt();
+  const double first = root[0].item<double>(), last = root[-1].item<double>();
+  torch::Tensor expected = ((root - last) * (first / (first - last))).pow(2);
+  EXPECT_TRUE(
+      torch::allclose(rescaled->alphas_cumprod().to(torch::kFloat64), expected, 1e-4, 1e-7));
+}
+
+TEST(NoiseScheduleTest, ZeroTerminalSnrVelocityAtTheLastStepIsMinusTheSignal) {
+  nlohmann::json config = ZeroSnrConfig();
+  config["prediction_type"] = "v_prediction";
+  auto schedule = NoiseSchedule::FromConfig(config);
+  ASSERT_TRUE(schedule.ok());
+  torch::Tensor x0 = torch::randn({1, 4, 2, 2});
+  torch::Tensor noise = torch::randn({1, 4, 2, 2});
+  torch::Tensor t = torch::tensor({999}, torch::kLong);
+  EXPECT_TRUE(torch::equal(schedule->AddNoise(x0, noise, t), noise));
+  EXPECT_TRUE(torch::allclose(schedule->Target(x0, noise, t), -x0));
+}
+
+TEST(NoiseScheduleTest, TrainedBetasReplaceTheSchedule) {
+  nlohmann::json config = {{"num_train_timesteps", 3}, {"trained_betas", {0.1, 0.2, 0.5}}};
+  auto schedule = NoiseSchedule::FromConfig(config);
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  torch::Tensor expected = torch::tensor({0.9, 0.9 * 0.8, 0.9 * 0.8 * 0.5}, torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(schedule->alphas_cumprod(), expected));
+  config["trained_betas"] = {0.1, 0.2};
+  auto wrong_length = NoiseSchedule::FromConfig(config);
+  ASSERT_FALSE(wrong_length.ok());
+  EXPECT_THAT(std::string(wrong_length.status().message()), HasSubstr("trained_betas"));
+}
+
 TEST(NoiseScheduleTest, BadConfigNamesTheField) {
   struct Case {
     const char* field;
     nlohmann::json value;
   };
   for (const Case& c : {Case{"num_train_timesteps", -5}, Case{"num_train_timesteps", "many"},
-                        Case{"beta_start", "small"}, Case{"beta_start", 0},
-                        Case{"beta_end", 2.0}, Case{"beta_schedule", "exotic"},
-                        Case{"prediction_type", "sample"}}) {
+                        Case{"beta_start", "small"}, Case{"beta_start", 0}, Case{"beta_end", 2.0},
+                        Case{"beta_schedule", "exotic"}, Case{"prediction_type", "sample"},
+                        Case{"rescale_betas_zero_snr", "yes"}}) {
     nlohmann::json config = StableDiffusionConfig();
     config[c.field] = c.value;
     auto schedule = NoiseSchedule::FromConfig(config);
