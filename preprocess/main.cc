@@ -47,7 +47,7 @@ int Run(int argc, char** argv) {
       "Captions come from caption.csv in the archive (columns image_file, caption), matched by\n"
       "file name; other images get --caption-prefix. The whole word TOK in any caption is\n"
       "replaced by --token-string.");
-  app.add_option("--archive", options.archive, "The uploaded zip archive")->required();
+  app.add_option("--archive", options.archive, "The uploaded archive: zip, tar or tar.gz (told apart by magic bytes)")->required();
   app.add_option("--output", options.output,
                  "Dataset directory to create (must not exist, or be empty)")
       ->required();

@@ -19,7 +19,7 @@
 #include "preprocess/captions/token_substitution.h"
 #include "preprocess/images/image_codec.h"
 #include "preprocess/images/square_crop.h"
-#include "preprocess/ingest/zip_archive.h"
+#include "preprocess/ingest/archive_reader.h"
 #include "preprocess/manifest.h"
 #include "preprocess/staging_directory.h"
 
@@ -144,7 +144,7 @@ absl::StatusOr<PreprocessResult> Prepare(const PreprocessOptions& options,
   EASEL_RETURN_IF_ERROR(ValidateOptions(options));
   EASEL_ASSIGN_OR_RETURN(StagingDirectory staging, StagingDirectory::Create(options.output));
   EASEL_ASSIGN_OR_RETURN(ArchiveContents contents,
-                         ReadZipArchive(options.archive, options.limits));
+                         ReadArchive(options.archive, options.limits));
   using CaptionsByFile = std::map<std::string, std::string>;
   EASEL_ASSIGN_OR_RETURN(CaptionsByFile captions, TakeCaptions(contents.files));
   std::sort(contents.files.begin(), contents.files.end(),

@@ -14,7 +14,7 @@ inline constexpr int kMinResolution = 8;
 inline constexpr int kMaxResolution = 4096;
 
 struct PreprocessOptions {
-  std::filesystem::path archive;  // a zip, recognised by its magic bytes
+  std::filesystem::path archive;  // zip, tar or tar.gz, recognised by its magic bytes
   std::filesystem::path output;   // the dataset directory to create
   int resolution = 512;           // images come out resolution x resolution
   std::string token_string = "TOK";            // replaces the placeholder TOK in captions

@@ -15,6 +15,22 @@
 namespace easel::coordinator {
 namespace {
 
+// A zip (a local file header, or the end record of an empty zip), a gzip stream (a .tar.gz;
+// easel-preprocess checks what is inside), or a POSIX tar ("ustar" at offset 257), by magic
+// bytes. easel-preprocess applies the full checks.
+bool LooksLikeArchive(const std::filesystem::path& path) {
+  char head[512] = {};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head, sizeof(head));
+  const std::string_view bytes(head, static_cast<size_t>(in.gcount()));
+  if (bytes.starts_with(std::string_view("PK\x03\x04", 4)) ||
+      bytes.starts_with(std::string_view("PK\x05\x06", 4)) ||
+      bytes.starts_with("\x1f\x8b")) {
+    return true;
+  }
+  return bytes.size() >= 262 && bytes.substr(257, 5) == "ustar";
+}
+
 constexpr int64_t kSyncEveryBytes = int64_t{8} << 20;
 
 absl::Status ValidateHeader(const v1::UploadHeader& header) {
@@ -187,15 +203,10 @@ absl::StatusOr<v1::Dataset> UploadStore::Finish(const v1::UploadHeader& header) 
     return absl::InvalidArgumentError(absl::StrCat("checksum mismatch: expected ",
                                                    header.sha256(), ", got ", actual));
   }
-  char magic[4] = {};
-  {
-    std::ifstream in(part, std::ios::binary);
-    in.read(magic, sizeof(magic));
-  }
-  if (std::string_view(magic, sizeof(magic)) != std::string_view("PK\x03\x04", 4)) {
+  if (!LooksLikeArchive(part)) {
     Discard(id);
     return absl::InvalidArgumentError(
-        absl::StrCat(header.filename(), " is not a zip archive"));
+        absl::StrCat(header.filename(), " is not a zip or tar archive"));
   }
   EASEL_RETURN_IF_ERROR(blobs_.AdoptVerifiedFile(part, actual));
   v1::Dataset dataset;

@@ -8,10 +8,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "preprocess/images/image_format.h"
+#include "preprocess/images/image_header.h"
 
 namespace easel::preprocess {
 
-absl::StatusOr<cv::Mat> DecodeImage(std::string_view bytes) {
+absl::StatusOr<cv::Mat> DecodeImage(std::string_view bytes, const ImageLimits& limits) {
   const ImageFormat format = DetectImageFormat(bytes);
   if (format == ImageFormat::kUnknown) return absl::InvalidArgumentError("not an image");
   if (!IsSupportedImageFormat(format)) {
@@ -20,6 +21,16 @@ absl::StatusOr<cv::Mat> DecodeImage(std::string_view bytes) {
                                                    " (use JPEG, PNG or WebP)"));
   }
   const std::string corrupt = absl::StrCat("corrupt ", ImageFormatName(format));
+  const absl::StatusOr<ImageSize> size = ReadImageSize(bytes, format);
+  if (!size.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(corrupt, ": ", size.status().message()));
+  }
+  // Both sides are below 2^31, so the product fits.
+  if (size->width * size->height > limits.max_pixels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image too large: ", ImageFormatName(format), " of ", size->width, "x", size->height,
+        " pixels; the limit is ", limits.max_pixels, " pixels"));
+  }
   try {
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U,
                           const_cast<char*>(bytes.data()));

@@ -7,22 +7,31 @@
 
 namespace easel::preprocess {
 
-// Limits every archive reader enforces. Sizes are counted while inflating: the sizes an
-// archive declares are not trusted.
+// Limits every archive reader enforces; passing one refuses the whole archive
+// (ResourceExhausted, naming the entry being read). Sizes are counted while inflating: the
+// sizes an archive declares are not trusted.
 struct ArchiveLimits {
   int64_t max_entries = 10'000;                 // entries of any kind, directories included
   int64_t max_file_bytes = int64_t{64} << 20;   // 64 MiB inflated, per file
-  int64_t max_total_bytes = int64_t{1} << 30;   // 1 GiB inflated, all files together
+  int64_t max_total_bytes = int64_t{1} << 30;   // 1 GiB inflated, all entries read together
+  // Compression-ratio limit against zip bombs: refused when a zip entry inflates to more than
+  // max_compression_ratio times its compressed size, or all entries together to more than
+  // max_compression_ratio times the archive's size (a zip, or the compressed bytes of a
+  // .tar.gz read so far) -- but only once the inflated bytes in question pass
+  // ratio_floor_bytes, so that small, very compressible files stay welcome.
+  int64_t max_compression_ratio = 200;
+  int64_t ratio_floor_bytes = int64_t{1} << 20;  // 1 MiB
 };
 
 // A regular file read from an archive into memory. `name` is the entry's path with "." and
-// empty components removed, '/'-separated.
+// empty components removed, '/'-separated, valid UTF-8.
 struct ArchiveFile {
   std::string name;
   std::string data;
 };
 
-// An entry left out on purpose (a directory, macOS metadata, a dotfile), with the reason.
+// An entry left out on purpose, with the reason: a directory, macOS metadata (__MACOSX/), a
+// dotfile, an archive inside the archive, a tar volume label.
 struct IgnoredEntry {
   std::string name;
   std::string reason;

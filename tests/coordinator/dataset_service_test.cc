@@ -112,11 +112,22 @@ TEST_F(DatasetServiceTest, ChecksumMismatchDiscardsTheUpload) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(DatasetServiceTest, AcceptsTarAndGzipByTheirMagicBytes) {
+  std::string tar(1024, '\0');
+  tar.replace(0, 9, "photo.png");
+  tar.replace(257, 6, std::string("ustar\0", 6));
+  v1::Dataset dataset;
+  EXPECT_TRUE(Upload("tar", tar, &dataset, "photos.tar").ok());
+  EXPECT_EQ(dataset.sha256(), Sha256Hex(tar));
+  const std::string gzip("\x1f\x8b\x08\x00 rest of a gzip stream", 29);
+  EXPECT_TRUE(Upload("gzip", gzip, &dataset, "photos.tar.gz").ok());
+}
+
 TEST_F(DatasetServiceTest, RejectsAnArchiveThatIsNotAZip) {
   v1::Dataset dataset;
   grpc::Status status = Upload("text", "just some notes, not a zip", &dataset, "notes.txt");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(status.error_message(), "notes.txt is not a zip archive");
+  EXPECT_EQ(status.error_message(), "notes.txt is not a zip or tar archive");
 }
 
 TEST_F(DatasetServiceTest, ValidatesTheHeaderAndKeepsServing) {

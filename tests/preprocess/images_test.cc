@@ -4,6 +4,7 @@
 
 #include "preprocess/images/image_codec.h"
 #include "preprocess/images/image_format.h"
+#include "preprocess/images/image_header.h"
 #include "preprocess/images/square_crop.h"
 #include "tests/preprocess/test_support.h"
 
@@ -77,6 +78,56 @@ TEST(ImageCodecTest, PngIsRgbWithoutAlpha) {
                                     cv::IMREAD_UNCHANGED);
   ASSERT_EQ(back.type(), CV_8UC3);
   EXPECT_EQ(back.at<cv::Vec3b>(8, 8), cv::Vec3b(0, 0, 255));
+}
+
+TEST(ImageHeaderTest, ReadsTheDeclaredSizeOfEachFormat) {
+  const cv::Mat image = SolidImage(37, 23, kRed);
+  for (const char* extension : {".jpg", ".png", ".webp"}) {
+    const std::string bytes = Encode(image, extension);
+    const absl::StatusOr<ImageSize> size = ReadImageSize(bytes, DetectImageFormat(bytes));
+    ASSERT_TRUE(size.ok()) << extension << ": " << size.status();
+    EXPECT_EQ(size->width, 37) << extension;
+    EXPECT_EQ(size->height, 23) << extension;
+  }
+  // Lossless WebP (VP8L) too.
+  std::vector<uchar> lossless;
+  ASSERT_TRUE(cv::imencode(".webp", image, lossless, {cv::IMWRITE_WEBP_QUALITY, 101}));
+  const absl::StatusOr<ImageSize> size =
+      ReadImageSize(std::string(lossless.begin(), lossless.end()), ImageFormat::kWebp);
+  ASSERT_TRUE(size.ok()) << size.status();
+  EXPECT_EQ(size->width, 37);
+  EXPECT_EQ(size->height, 23);
+}
+
+TEST(ImageHeaderTest, ProgressiveJpegAndTrailingDataAreComplete) {
+  std::vector<uchar> progressive;
+  ASSERT_TRUE(cv::imencode(".jpg", ThreeStripes(64, 48), progressive,
+                           {cv::IMWRITE_JPEG_PROGRESSIVE, 1, cv::IMWRITE_JPEG_RST_INTERVAL, 2}));
+  std::string bytes(progressive.begin(), progressive.end());
+  ASSERT_TRUE(ReadImageSize(bytes, ImageFormat::kJpeg).ok());
+  bytes += "trailing data after the end-of-image marker, as motion photos carry";
+  EXPECT_TRUE(ReadImageSize(bytes, ImageFormat::kJpeg).ok());
+}
+
+TEST(ImageHeaderTest, TruncatedJpegIsRefusedWhereverItIsCut) {
+  // libjpeg decodes these without an error, greying out what is missing.
+  const std::string jpeg = Encode(ThreeStripes(64, 64), ".jpg");
+  for (size_t cut = 3; cut < jpeg.size() - 1; cut += 37) {
+    const std::string truncated = jpeg.substr(0, cut);
+    EXPECT_FALSE(ReadImageSize(truncated, ImageFormat::kJpeg).ok()) << cut;
+    const absl::StatusOr<cv::Mat> decoded = DecodeImage(truncated);
+    EXPECT_THAT(std::string(decoded.status().message()), StartsWith("corrupt JPEG")) << cut;
+  }
+}
+
+TEST(ImageCodecTest, RefusesImagesPastThePixelLimitBeforeDecoding) {
+  const std::string png = Encode(SolidImage(40, 30, kRed), ".png");
+  EXPECT_TRUE(DecodeImage(png, {.max_pixels = 1200}).ok());
+  const absl::StatusOr<cv::Mat> refused = DecodeImage(png, {.max_pixels = 1199});
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
+  EXPECT_EQ(refused.status().message(),
+            "image too large: PNG of 40x30 pixels; the limit is 1199 pixels");
+  EXPECT_EQ(ImageLimits().max_pixels, 120'000'000);
 }
 
 TEST(SquareCropTest, CenterSquareOfLandscapeAndPortrait) {

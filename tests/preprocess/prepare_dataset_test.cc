@@ -227,7 +227,7 @@ TEST_F(PrepareDatasetTest, NonZipInputIsRejected) {
   WriteFileBytes(fake, Encode(SolidImage(8, 8, {0, 0, 0}), ".png"));
   const absl::StatusOr<PreprocessResult> result = PrepareDataset(Options(fake));
   EXPECT_TRUE(absl::IsInvalidArgument(result.status()));
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("is not a zip archive"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("is not a zip or tar archive"));
   EXPECT_THAT(DirEntries(), ElementsAre("data.zip"));
 }
 

@@ -122,7 +122,7 @@ TEST_F(PreprocessMainTest, NonZipExitsTwo) {
   EXPECT_EQ(run.exit_code, 2);
   const std::vector<nlohmann::json> events = ParseLines(run);
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_THAT(events[0]["message"].get<std::string>(), HasSubstr("is not a zip archive"));
+  EXPECT_THAT(events[0]["message"].get<std::string>(), HasSubstr("is not a zip or tar archive"));
 }
 
 TEST_F(PreprocessMainTest, BadCommandLineExitsTwoWithJsonError) {

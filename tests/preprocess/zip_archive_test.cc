@@ -9,6 +9,7 @@
 namespace easel::preprocess {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
@@ -40,6 +41,26 @@ TEST(EntryPathTest, IgnoresDirectoriesMacMetadataAndDotfiles) {
   EXPECT_TRUE(IgnoreReason("photos/.hidden/a.jpg").has_value());
   EXPECT_FALSE(IgnoreReason("photos/a.jpg").has_value());
   EXPECT_FALSE(IgnoreReason("MACOSX/a.jpg").has_value());
+}
+
+TEST(EntryPathTest, RefusesNamesThatAreNotUtf8OrTooLong) {
+  for (const char* name : {"caf\xE9.jpg", "\xC0\xAF.jpg", "\xED\xA0\x80.jpg", "\xF4\x90\x80\x80"}) {
+    const absl::StatusOr<std::string> normalized = NormalizeEntryPath(name);
+    EXPECT_TRUE(absl::IsInvalidArgument(normalized.status())) << name;
+    EXPECT_THAT(std::string(normalized.status().message()), HasSubstr("not valid UTF-8"));
+  }
+  EXPECT_EQ(*NormalizeEntryPath("фото/café ☕.jpg"), "фото/café ☕.jpg");
+  const absl::StatusOr<std::string> long_name = NormalizeEntryPath(std::string(5000, 'a'));
+  EXPECT_TRUE(absl::IsInvalidArgument(long_name.status()));
+  EXPECT_THAT(std::string(long_name.status().message()), HasSubstr("the limit is 4096"));
+  EXPECT_LT(long_name.status().message().size(), 400u);
+}
+
+TEST(EntryPathTest, QuotesNamesSafelyForMessages) {
+  EXPECT_EQ(QuoteEntryName("a.jpg"), "\"a.jpg\"");
+  EXPECT_EQ(QuoteEntryName("фото.jpg"), "\"фото.jpg\"");
+  EXPECT_EQ(QuoteEntryName("a\nb\xFF"), "\"a\\x0Ab\\xFF\"");
+  EXPECT_EQ(QuoteEntryName(std::string(300, 'x')), "\"" + std::string(200, 'x') + "…\"");
 }
 
 class ZipArchiveTest : public ::testing::Test {
@@ -143,6 +164,34 @@ TEST_F(ZipArchiveTest, EnforcesInflatedSizeLimitsPerFileAndInTotal) {
       ReadZipArchive(zip, {.max_file_bytes = 200000, .max_total_bytes = 399999});
   EXPECT_TRUE(absl::IsResourceExhausted(total.status()));
   EXPECT_THAT(std::string(total.status().message()), HasSubstr("b.bin"));
+}
+
+TEST_F(ZipArchiveTest, ReadsFromMemoryTheSameAsFromAFile) {
+  const std::filesystem::path zip = dir_ / "upload.bin";
+  WriteZip(zip, {{.name = "фото/снимок.jpg", .data = "A"},
+                 {.name = "inner.png", .data = std::string("PK\x05\x06", 4) + std::string(18, '\0')}});
+  const absl::StatusOr<ArchiveContents> contents =
+      ReadZipArchiveFromMemory(testing::ReadFileBytes(zip));
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_THAT(contents->files, ElementsAre(Field(&ArchiveFile::name, "фото/снимок.jpg")));
+  EXPECT_THAT(contents->ignored,
+              ElementsAre(AllOf(Field(&IgnoredEntry::name, "inner.png"),
+                                Field(&IgnoredEntry::reason, HasSubstr("archive inside the archive")))));
+  EXPECT_TRUE(absl::IsInvalidArgument(ReadZipArchiveFromMemory("PK\x03\x04 cut").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ReadZipArchiveFromMemory("plain text").status()));
+}
+
+TEST_F(ZipArchiveTest, CompressionRatioLimitSparesSmallFilesAndCatchesBigOnes) {
+  const std::filesystem::path zip = dir_ / "zeros.zip";
+  WriteZip(zip, {{.name = "zeros.bin", .data = std::string(3 << 20, '\0')}});
+  ASSERT_LT(std::filesystem::file_size(zip), 20000u);
+  // Under the 1 MiB floor nothing is judged; past it, 200:1 is the limit.
+  EXPECT_TRUE(ReadZipArchive(zip, {.ratio_floor_bytes = 4 << 20}).ok());
+  const absl::StatusOr<ArchiveContents> refused = ReadZipArchive(zip);
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.status()));
+  EXPECT_THAT(std::string(refused.status().message()),
+              AllOf(HasSubstr("zeros.bin"), HasSubstr("compression ratio")));
+  EXPECT_TRUE(ReadZipArchive(zip, {.max_compression_ratio = 0}).ok()) << "0 turns it off";
 }
 
 TEST_F(ZipArchiveTest, EmptyArchiveReadsAsEmpty) {
