@@ -38,6 +38,16 @@ FP32_LIMIT = 1e-4
 LORA_ROWS = []
 BF16_SLACK = 1.10
 
+# The random LoRAs of the interop check: (variant, target modules). "attention+conv" adapts,
+# LoCon-style, every kind of UNet convolution too (resnets' conv1 / conv2 / conv_shortcut,
+# SD 1.x's 1x1 proj_in / proj_out, the samplers' "conv", conv_in and conv_out).
+ATTENTION_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+LORA_VARIANTS = [
+    ("attention", ATTENTION_TARGETS),
+    ("attention+conv", ATTENTION_TARGETS + ["conv1", "conv2", "conv_shortcut", "proj_in",
+                                            "proj_out", "conv", "conv_in", "conv_out"]),
+]
+
 # ---------------------------------------------------------------------------------------------
 # Configurations. Full sizes are those of the released checkpoints' config.json files.
 
@@ -252,32 +262,84 @@ def easel_forward(trainer, component, model_dir, inputs_path, output_path, devic
     return load_file(output_path), time.time() - start
 
 
+def target_modules(model, target):
+    """Paths of the linear and conv layers that a LoRA target names (the path is the target or
+    ends with "." + target), as easel and peft match them."""
+    return [path for path, module in model.named_modules()
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d))
+            and (path == target or path.endswith("." + target))]
+
+
+def kohya_unmapped_targets(unet, targets):
+    """The targets whose kohya keys (lora_unet_<path with '_'>) diffusers' kohya converter, as
+    load_lora_weights runs it (lora_state_dict, then convert_unet_state_dict_to_peft), does not
+    map back onto the layers they came from. Probed on every layer of each target with dummy
+    tensors, so that a diffusers release that lacks a mapping (older ones left conv_in /
+    conv_out as "conv.in" / "conv.out") leaves that target out of the kohya file rather than
+    failing the comparison."""
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin as loader
+    from diffusers.utils.state_dict_utils import convert_unet_state_dict_to_peft
+    unmapped = []
+    for target in targets:
+        paths = target_modules(unet, target)
+        probe = {}
+        for path in paths:
+            name = "lora_unet_" + path.replace(".", "_")
+            probe[name + ".lora_down.weight"] = torch.zeros(1, 1)
+            probe[name + ".lora_up.weight"] = torch.zeros(1, 1)
+            probe[name + ".alpha"] = torch.tensor(1.0)
+        try:
+            converted, _ = loader.lora_state_dict(probe)
+            peft = convert_unet_state_dict_to_peft(
+                {k.removeprefix("unet."): v for k, v in converted.items()})
+            mapped = {k.removesuffix(".lora_A.weight") for k in peft
+                      if k.endswith(".lora_A.weight")}
+        except Exception as e:  # noqa: BLE001 - any failure means "not loadable"
+            print(f"kohya probe of {target} failed: {e}", flush=True)
+            mapped = set()
+        if not paths or mapped != set(paths):
+            unmapped.append(target)
+    return unmapped
+
+
 def check_lora_interop(name, case_dir, inputs, expected, args, device):
-    """Our forward with a random LoRA that we write in each key style, against diffusers'
-    UNet with that file loaded the way load_lora_weights loads it (fp32)."""
+    """Our forward with a random LoRA of each variant that we write in each key style, against
+    diffusers' UNet with that file loaded the way load_lora_weights loads it (fp32)."""
     from diffusers import UNet2DConditionModel
     from diffusers.loaders import StableDiffusionLoraLoaderMixin as loader
     rows = []
-    for style in ("diffusers", "kohya"):
-        lora_path = os.path.join(case_dir, f"lora_{style}.safetensors")
-        ours, _ = easel_forward(args.trainer, "unet", case_dir,
-                                os.path.join(case_dir, "inputs.safetensors"),
-                                os.path.join(case_dir, f"ours_lora_{style}.safetensors"), device,
-                                "float32", ["--random-lora-rank", "4", "--save-lora", lora_path,
-                                            "--lora-style", style])
-        unet = UNet2DConditionModel.from_pretrained(case_dir).to(device).eval()
-        state_dict, alphas, metadata = loader.lora_state_dict(lora_path,
-                                                              return_lora_metadata=True)
-        loader.load_lora_into_unet(state_dict, network_alphas=alphas, unet=unet,
-                                   adapter_name="easel", metadata=metadata)
-        with torch.no_grad():
-            theirs = run_unet(unet, to_device(inputs, device, torch.float32))["sample"].cpu()
-        rows.append(dict(case=name, style=style, error=relative_error(ours["sample"], theirs),
-                         lora_effect=relative_error(theirs, expected["sample"]),
-                         tensors=len(state_dict)))
-        rows[-1]["passed"] = rows[-1]["error"] <= FP32_LIMIT and rows[-1]["lora_effect"] > 1e-3
-        print(json.dumps(rows[-1]), flush=True)
-        del unet
+    for variant, variant_targets in LORA_VARIANTS:
+        for style in ("diffusers", "kohya"):
+            unet = UNet2DConditionModel.from_pretrained(case_dir).to(device).eval()
+            targets = [t for t in variant_targets if target_modules(unet, t)]
+            left_out = [t for t in variant_targets if t not in targets]
+            if style == "kohya":
+                unmapped = kohya_unmapped_targets(unet, targets)
+                targets = [t for t in targets if t not in unmapped]
+                left_out += [f"{t} (diffusers' kohya converter cannot map it)" for t in unmapped]
+            tag = f"{style}_{variant.replace('+', '_')}"
+            lora_path = os.path.join(case_dir, f"lora_{tag}.safetensors")
+            ours, _ = easel_forward(args.trainer, "unet", case_dir,
+                                    os.path.join(case_dir, "inputs.safetensors"),
+                                    os.path.join(case_dir, f"ours_lora_{tag}.safetensors"),
+                                    device, "float32",
+                                    ["--random-lora-rank", "4", "--save-lora", lora_path,
+                                     "--lora-style", style, "--lora-targets", ",".join(targets)])
+            state_dict, alphas, metadata = loader.lora_state_dict(lora_path,
+                                                                  return_lora_metadata=True)
+            loader.load_lora_into_unet(state_dict, network_alphas=alphas, unet=unet,
+                                       adapter_name="easel", metadata=metadata)
+            with torch.no_grad():
+                theirs = run_unet(unet, to_device(inputs, device, torch.float32))["sample"].cpu()
+            rows.append(dict(case=name, variant=variant, style=style, targets=targets,
+                             left_out=left_out,
+                             error=relative_error(ours["sample"], theirs),
+                             lora_effect=relative_error(theirs, expected["sample"]),
+                             tensors=len(state_dict)))
+            rows[-1]["passed"] = (rows[-1]["error"] <= FP32_LIMIT and
+                                  rows[-1]["lora_effect"] > 1e-3)
+            print(json.dumps(rows[-1]), flush=True)
+            del unet
     return rows
 
 
@@ -396,18 +458,24 @@ def write_report(path, rows, params, command):
             f"{'pass' if row['passed'] else 'FAIL'} |")
     if LORA_ROWS:
         lines += ["", "## LoRA files in diffusers' loader", "",
-                  "A seeded random LoRA (rank 4, alpha 8, on to_q/to_k/to_v/to_out.0) written by",
-                  "`easel-trainer forward --random-lora-rank` in each key style, loaded into",
-                  "diffusers' UNet with `StableDiffusionLoraLoaderMixin.lora_state_dict` +",
-                  "`load_lora_into_unet` (what `load_lora_weights` runs); error of our output",
-                  "with the LoRA against diffusers' with the file loaded (fp32), and how much the",
-                  "LoRA moved the output (so the check is not vacuous).", "",
-                  "| model | key style | tensors | error | LoRA effect | result |",
-                  "|---|---|---:|---:|---:|---|"]
+                  "A seeded random LoRA (rank 4, alpha 8) written by `easel-trainer forward",
+                  "--random-lora-rank --lora-targets` in each key style, on the attention",
+                  "projections and, LoCon-style, on the UNet's convolutions as well (4-D",
+                  "adapters: a kxk down conv and a 1x1 up conv), loaded into diffusers' UNet",
+                  "with `StableDiffusionLoraLoaderMixin.lora_state_dict` + `load_lora_into_unet`",
+                  "(what `load_lora_weights` runs); error of our output with the LoRA against",
+                  "diffusers' with the file loaded (fp32), and how much the LoRA moved the",
+                  "output (so the check is not vacuous).", "",
+                  "| model | key style | targets | tensors | error | LoRA effect | result |",
+                  "|---|---|---|---:|---:|---:|---|"]
         for row in LORA_ROWS:
-            lines.append(f"| {row['case']} | {row['style']} | {row['tensors']} | "
-                         f"{row['error']:.2e} | {row['lora_effect']:.2e} | "
+            lines.append(f"| {row['case']} | {row['style']} | {', '.join(row['targets'])} | "
+                         f"{row['tensors']} | {row['error']:.2e} | {row['lora_effect']:.2e} | "
                          f"{'pass' if row['passed'] else 'FAIL'} |")
+        for row in LORA_ROWS:
+            if row["left_out"]:
+                lines += ["", f"{row['case']}, {row['variant']}, {row['style']}: left out "
+                          f"{'; '.join(row['left_out'])}."]
     lines += ["", "Per output (fp32):", ""]
     for row in rows:
         if row["dtype"] == "float32":
@@ -453,7 +521,8 @@ def main():
             failed += [r["case"] + "/" + r["dtype"] for r in case_rows if not r["passed"]]
         if args.report:
             write_report(args.report, rows, params, args.command or " ".join(sys.argv))
-    failed += [r["case"] + "/lora-" + r["style"] for r in LORA_ROWS if not r["passed"]]
+    failed += [f"{r['case']}/lora-{r['variant']}-{r['style']}" for r in LORA_ROWS
+               if not r["passed"]]
     print("parity:", "FAILED " + ", ".join(failed) if failed else "all cases pass")
     return 1 if failed else 0
 

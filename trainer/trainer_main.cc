@@ -22,6 +22,7 @@
 #include "trainer/methods/lora_training.h"
 #include "trainer/methods/training_spec.h"
 #include "trainer/models/diffusers_model.h"
+#include "trainer/models/single_file.h"
 #include "trainer/parity/component_forward.h"
 
 namespace easel {
@@ -72,6 +73,7 @@ bool IsUserError(const absl::Status& status) {
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAlreadyExists:
       return true;
     default:
       return false;
@@ -126,13 +128,68 @@ absl::StatusOr<torch::Device> ChooseDevice(const std::string& name) {
       absl::StrCat("--device must be auto, cpu or cuda, got \"", name, "\""));
 }
 
+// Where a base model comes from: a diffusers directory, or a single-file checkpoint in the
+// original key names with the CLIP tokenizer beside it.
+struct BaseModelArgs {
+  std::string model;
+  std::string tokenizer;        // single-file checkpoints only
+  std::string prediction_type;  // single-file checkpoints only: epsilon (default) or v_prediction
+};
+
 struct TrainArgs {
   std::string spec;
   std::string dataset;
-  std::string model;
+  BaseModelArgs base;
   std::string output;
   std::string device = "auto";
 };
+
+absl::StatusOr<models::DiffusersModel> LoadBaseModel(const BaseModelArgs& args,
+                                                     EventStream& events) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(args.model, error)) {
+    if (!args.tokenizer.empty() || !args.prediction_type.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tokenizer and --prediction-type apply to single-file checkpoints; ", args.model,
+          " is not a file (a diffusers directory brings its own)"));
+    }
+    return models::LoadDiffusersModel(args.model);
+  }
+  if (args.tokenizer.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--model ", args.model, " is a single-file checkpoint, which holds no tokenizer: name "
+        "one with --tokenizer DIR (a diffusers model directory, or a folder with vocab.json and "
+        "merges.txt)"));
+  }
+  if (!args.prediction_type.empty() && args.prediction_type != "epsilon" &&
+      args.prediction_type != "v_prediction") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--prediction-type must be epsilon or v_prediction, got \"", args.prediction_type, "\""));
+  }
+  std::vector<std::string> unused;
+  EASEL_ASSIGN_OR_RETURN(models::DiffusersModel model,
+                         models::LoadSingleFileCheckpoint(args.model, args.tokenizer, &unused));
+  if (!args.prediction_type.empty()) {
+    model.scheduler_config["prediction_type"] = args.prediction_type;
+  }
+  events.Log(absl::StrFormat("converted single-file checkpoint %s to %s (%d tensors not used%s)",
+                             args.model, model.model_index.value("_class_name", "?"),
+                             unused.size(), unused.empty() ? "" : absl::StrCat(", e.g. ", unused[0])));
+  return model;
+}
+
+// The model family a kohya LoRA file names: SDXL has a second text encoder, SD 2.x projects
+// its transformers linearly (1024-wide text features), SD 1.x does neither.
+lora::BaseModelVersion BaseModelVersionOf(const models::DiffusersModel& model) {
+  if (model.text_encoder_2) return lora::BaseModelVersion::kSdxlBase;
+  const models::UNet2DConditionConfig& config = model.unet->config();
+  if (config.use_linear_projection || config.cross_attention_dim == 1024) {
+    return model.scheduler_config.value("prediction_type", "epsilon") == "v_prediction"
+               ? lora::BaseModelVersion::kSd2V768
+               : lora::BaseModelVersion::kSd2;
+  }
+  return lora::BaseModelVersion::kSd1;
+}
 
 absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
   EASEL_ASSIGN_OR_RETURN(nlohmann::json spec_json, ReadJsonFile(args.spec, "spec"));
@@ -146,8 +203,8 @@ absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
   EASEL_ASSIGN_OR_RETURN(data::PreparedDataset dataset, data::LoadPreparedDataset(args.dataset));
   events.Log(absl::StrFormat("dataset %s: %d images at %dpx, %d skipped", args.dataset,
                              dataset.images.size(), dataset.resolution, dataset.skipped.size()));
-  EASEL_ASSIGN_OR_RETURN(models::DiffusersModel model, models::LoadDiffusersModel(args.model));
-  events.Log(absl::StrCat("base model ", args.model, " loaded; training on ", device.str()));
+  EASEL_ASSIGN_OR_RETURN(models::DiffusersModel model, LoadBaseModel(args.base, events));
+  events.Log(absl::StrCat("base model ", args.base.model, " loaded; training on ", device.str()));
 
   std::error_code error;
   const std::filesystem::path output(args.output);
@@ -164,12 +221,16 @@ absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
                          methods::TrainLora(model, dataset, spec, callbacks, device));
 
   result.info.base_model = BaseModelName(model);
-  EASEL_RETURN_IF_ERROR(
-      lora::SaveLora(output / kWeightsName, {{"unet", model.unet.get()}}, result.info));
+  result.info.base_model_version = BaseModelVersionOf(model);
+  const bool kohya = spec.lora_format == "kohya";
+  const char* format = kohya ? lora::kKohyaLoraFormat : lora::kDiffusersLoraFormat;
+  EASEL_RETURN_IF_ERROR(lora::SaveLora(
+      output / kWeightsName, {{"unet", model.unet.get()}}, result.info,
+      kohya ? lora::LoraKeyStyle::kKohya : lora::LoraKeyStyle::kDiffusers));
   const std::vector<std::string> trigger_tokens = spec.TriggerTokens();
   EASEL_RETURN_IF_ERROR(WriteJsonFile(output / kResultName,
                                       {{"weights", kWeightsName},
-                                       {"format", lora::kDiffusersLoraFormat},
+                                       {"format", format},
                                        {"method", spec.method},
                                        {"trigger_tokens", trigger_tokens},
                                        {"steps", result.steps},
@@ -182,11 +243,43 @@ absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
                                         result.peak_device_memory_bytes}}));
   events.Emit({{"event", "done"},
                {"weights", kWeightsName},
+               {"format", format},
                {"trigger_tokens", trigger_tokens},
                {"steps", result.steps},
                {"final_loss", result.final_loss},
                {"steps_per_second", result.steps_per_second},
                {"peak_device_memory_bytes", result.peak_device_memory_bytes}});
+  return absl::OkStatus();
+}
+
+struct ConvertArgs {
+  BaseModelArgs base;
+  std::string output;
+  std::string dtype = "float16";
+};
+
+absl::Status RunConvert(const ConvertArgs& args, EventStream& events) {
+  torch::Dtype dtype = torch::kFloat32;
+  if (args.dtype == "float16") {
+    dtype = torch::kFloat16;
+  } else if (args.dtype == "bfloat16") {
+    dtype = torch::kBFloat16;
+  } else if (args.dtype != "float32") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dtype must be float32, float16 or bfloat16, got \"", args.dtype, "\""));
+  }
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(args.base.model, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--checkpoint ", args.base.model, " is not a file"));
+  }
+  EASEL_ASSIGN_OR_RETURN(models::DiffusersModel model, LoadBaseModel(args.base, events));
+  EASEL_RETURN_IF_ERROR(models::SaveDiffusersModel(model, args.output, dtype));
+  events.Log(absl::StrCat("wrote ", args.output, " (diffusers layout, ", args.dtype, ")"));
+  events.Emit({{"event", "done"},
+               {"model", args.output},
+               {"pipeline", model.model_index.value("_class_name", "")},
+               {"prediction_type", model.scheduler_config.value("prediction_type", "")}});
   return absl::OkStatus();
 }
 
@@ -209,8 +302,15 @@ int Main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train a LoRA on a prepared dataset");
   train->add_option("--spec", train_args.spec, "Training spec JSON file")->required();
   train->add_option("--dataset", train_args.dataset, "Prepared dataset directory")->required();
-  train->add_option("--model", train_args.model, "Base model directory (diffusers layout)")
+  train->add_option("--model", train_args.base.model,
+                    "Base model: a diffusers directory, or a single-file checkpoint "
+                    "(.safetensors, SD 1.x/2.x/SDXL original key names)")
       ->required();
+  train->add_option("--tokenizer", train_args.base.tokenizer,
+                    "Single-file checkpoint only: diffusers model directory or folder with the "
+                    "CLIP tokenizer's vocab.json and merges.txt");
+  train->add_option("--prediction-type", train_args.base.prediction_type,
+                    "Single-file checkpoint only: epsilon (default) or v_prediction (SD 2.x 768-v)");
   train->add_option("--output", train_args.output, "Output directory (lora.safetensors, result.json)")
       ->required();
   train->add_option("--device", train_args.device, "auto (CUDA when available), cpu or cuda")
@@ -225,6 +325,26 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   init_model->add_option("--output", model_output, "Directory to write")->required();
   init_model->add_option("--seed", seed, "Initialisation seed")->capture_default_str();
+
+  ConvertArgs convert_args;
+  CLI::App* convert = app.add_subcommand(
+      "convert", "Convert a single-file checkpoint to a diffusers directory");
+  convert->footer(
+      "Example:\n  easel-trainer convert --checkpoint v1-5-pruned-emaonly.safetensors \\\n"
+      "      --tokenizer clip-tokenizer/ --output models/sd15\n"
+      "Then register it as a base model: easel models create OWNER/NAME --from-diffusers DIR");
+  convert->add_option("--checkpoint", convert_args.base.model,
+                      "Single-file checkpoint (.safetensors) in the original key names")
+      ->required();
+  convert->add_option("--tokenizer", convert_args.base.tokenizer,
+                      "Diffusers model directory or folder with vocab.json and merges.txt")
+      ->required();
+  convert->add_option("--prediction-type", convert_args.base.prediction_type,
+                      "epsilon (default) or v_prediction (SD 2.x 768-v)");
+  convert->add_option("--output", convert_args.output, "Directory to write (must not exist)")
+      ->required();
+  convert->add_option("--dtype", convert_args.dtype, "float32, float16 or bfloat16")
+      ->capture_default_str();
 
   parity::ComponentForwardOptions forward_options;
   CLI::App* forward = app.add_subcommand(
@@ -244,6 +364,9 @@ int Main(int argc, char** argv) {
   forward->add_option("--lora-style", forward_options.lora_style,
                       "Key style of the written LoRA: diffusers or kohya")
       ->capture_default_str();
+  forward->add_option("--lora-targets", forward_options.lora_targets,
+                      "Comma-separated target modules of the random LoRA (default: attention)")
+      ->delimiter(',');
   forward->add_option("--device", forward_options.device, "cpu or cuda")->capture_default_str();
   forward->add_option("--dtype", forward_options.dtype, "float32, bfloat16 or float16")
       ->capture_default_str();
@@ -263,6 +386,8 @@ int Main(int argc, char** argv) {
   try {
     if (train->parsed()) {
       status = RunTrain(train_args, events);
+    } else if (convert->parsed()) {
+      status = RunConvert(convert_args, events);
     } else if (forward->parsed()) {
       status = parity::RunComponentForward(forward_options);
       if (status.ok()) events.Emit({{"event", "done"}, {"output", forward_options.output.string()}});

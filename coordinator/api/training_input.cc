@@ -23,7 +23,8 @@ const std::vector<std::string>& KnownInputs() {
   static const std::vector<std::string> known = {
       "input_images",  "token_string",     "caption_prefix",  "max_train_steps",
       "learning_rate", "lora_rank",        "lora_alpha",      "resolution",
-      "train_batch_size", "lr_warmup_steps", "seed"};
+      "train_batch_size", "lr_warmup_steps", "seed", "lora_format", "mixed_precision",
+      "clip_skip"};
   return known;
 }
 
@@ -87,6 +88,19 @@ class InputReader {
           absl::StrCat(std::string(field), " must be a number, got ", KindName(*value)));
     }
     return value->number_value();
+  }
+
+  // One of `choices` (the first is the default when absent).
+  absl::StatusOr<std::string> Choice(std::string_view field,
+                                     const std::vector<std::string>& choices) const {
+    EASEL_ASSIGN_OR_RETURN(std::optional<std::string> value, String(field));
+    if (!value.has_value()) return choices.front();
+    for (const std::string& choice : choices) {
+      if (*value == choice) return choice;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " must be one of ",
+                                                   absl::StrJoin(choices, ", "), "; got '",
+                                                   *value, "'"));
   }
 
  private:
@@ -200,6 +214,16 @@ absl::StatusOr<TrainingInput> ValidateTrainingInput(const Struct& input,
 
   EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> seed, reader.Integer("seed", 0, kMaxExactInteger));
   SetNumber(out, "seed", static_cast<double>(seed.has_value() ? *seed : draw_seed()));
+
+  EASEL_ASSIGN_OR_RETURN(std::string lora_format,
+                         reader.Choice("lora_format", {"diffusers", "kohya"}));
+  SetString(out, "lora_format", lora_format);
+  EASEL_ASSIGN_OR_RETURN(std::string mixed_precision,
+                         reader.Choice("mixed_precision", {"auto", "no", "bf16", "fp16"}));
+  SetString(out, "mixed_precision", mixed_precision);
+
+  EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> clip_skip, reader.Integer("clip_skip", 0, 12));
+  SetNumber(out, "clip_skip", static_cast<double>(clip_skip.value_or(0)));
   return result;
 }
 

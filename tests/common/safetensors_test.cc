@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/remove_tree.h"
+
 namespace easel::safetensors {
 namespace {
 
@@ -22,7 +24,7 @@ class SafetensorsTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { easel::RemoveTree(dir_).IgnoreError(); }
 
   // Writes a file with the given raw header and data region.
   std::filesystem::path WriteRaw(const std::string& header, const std::string& data,

@@ -58,6 +58,9 @@ TEST_F(TrainingInputTest, FillsDefaults) {
   EXPECT_EQ(Number(*result, "train_batch_size"), 1);
   EXPECT_EQ(Number(*result, "lr_warmup_steps"), 0);
   EXPECT_EQ(Number(*result, "seed"), 777);
+  EXPECT_EQ(result->input.fields().at("lora_format").string_value(), "diffusers");
+  EXPECT_EQ(result->input.fields().at("mixed_precision").string_value(), "auto");
+  EXPECT_EQ(Number(*result, "clip_skip"), 0);
   EXPECT_FALSE(result->input.fields().contains("resolution"));
 }
 
@@ -66,9 +69,13 @@ TEST_F(TrainingInputTest, KeepsGivenValuesAndDerivesFromThem) {
   Field("lora_rank").set_number_value(8);
   Field("seed").set_number_value(5);
   Field("resolution").set_number_value(512);
+  Field("lora_format").set_string_value("kohya");
+  Field("mixed_precision").set_string_value("no");
   auto result = Validate();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->input.fields().at("caption_prefix").string_value(), "a photo of sks");
+  EXPECT_EQ(result->input.fields().at("lora_format").string_value(), "kohya");
+  EXPECT_EQ(result->input.fields().at("mixed_precision").string_value(), "no");
   EXPECT_EQ(Number(*result, "lora_alpha"), 8);
   EXPECT_EQ(Number(*result, "seed"), 5);
   EXPECT_EQ(Number(*result, "resolution"), 512);
@@ -111,6 +118,17 @@ TEST_F(TrainingInputTest, RejectsEachBadField) {
   Field("train_batch_size").set_bool_value(true);
   ExpectInvalid("train_batch_size");
   Field("train_batch_size").set_number_value(2);
+  Field("lora_format").set_string_value("ckpt");
+  ExpectInvalid("lora_format");
+  Field("lora_format").set_number_value(1);
+  ExpectInvalid("lora_format");
+  Field("lora_format").set_string_value("kohya");
+  Field("mixed_precision").set_string_value("fp8");
+  ExpectInvalid("mixed_precision");
+  Field("mixed_precision").set_string_value("bf16");
+  Field("clip_skip").set_number_value(-1);
+  ExpectInvalid("clip_skip");
+  Field("clip_skip").set_number_value(2);
   EXPECT_TRUE(Validate().ok());
 }
 

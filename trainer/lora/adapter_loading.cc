@@ -16,7 +16,7 @@
 namespace easel::lora {
 namespace {
 
-using models::LoraCompatibleLinearImpl;
+using models::LoraCompatibleLayer;
 
 constexpr size_t kNamesInErrors = 5;
 
@@ -52,13 +52,13 @@ class KeyResolver {
   KeyResolver(LoraKeyStyle style, const std::vector<LoraPart>& parts)
       : style_(style), parts_(parts) {
     for (const LoraPart& part : parts) {
-      linears_.push_back(Linears(*part.module));
+      layers_.push_back(LoraLayers(*part.module));
       kohya_prefixes_.push_back(KohyaLoadPrefixes(part));
-      kohya_names_.push_back(MapKohyaNames(linears_.back(), kohya_prefixes_.back()));
+      kohya_names_.push_back(MapKohyaNames(layers_.back(), kohya_prefixes_.back()));
     }
   }
 
-  const LinearMap& linears(size_t part) const { return linears_[part]; }
+  const LayerMap& layers(size_t part) const { return layers_[part]; }
 
   // The layer `key` belongs to, with `keys` filled in; nullopt when it names none.
   absl::StatusOr<std::optional<LayerId>> Resolve(const std::string& key,
@@ -71,7 +71,7 @@ class KeyResolver {
       const size_t suffix_size = std::string_view(down ? kLoraA : kLoraB).size();
       if (key.size() < prefix.size() + suffix_size) continue;
       std::string path = key.substr(prefix.size(), key.size() - prefix.size() - suffix_size);
-      if (!linears_[i].contains(path)) continue;
+      if (!layers_[i].contains(path)) continue;
       LayerId id{i, std::move(path)};
       (down ? layers[id].down : layers[id].up) = key;
       return id;
@@ -121,45 +121,61 @@ class KeyResolver {
 
   LoraKeyStyle style_;
   const std::vector<LoraPart>& parts_;
-  std::vector<LinearMap> linears_;
+  std::vector<LayerMap> layers_;
   std::vector<std::vector<std::string>> kohya_prefixes_;
   std::vector<KohyaNames> kohya_names_;
 };
 
 // One layer's adapter as the file gives it, checked against the layer.
 struct PlannedAdapter {
-  std::shared_ptr<LoraCompatibleLinearImpl> linear;
+  std::shared_ptr<LoraCompatibleLayer> layer;
   torch::Tensor down, up;
   std::optional<double> alpha;
 };
 
-absl::Status CheckShape(const std::filesystem::path& path, const std::string& key,
-                        const torch::Tensor& tensor, at::IntArrayRef expected) {
-  if (tensor.sizes() == expected) return absl::OkStatus();
+// The sizes without the trailing 1s after the first two (a 1x1 kernel's).
+std::vector<int64_t> WithoutUnitKernel(at::IntArrayRef sizes) {
+  std::vector<int64_t> out = sizes.vec();
+  while (out.size() > 2 && out.back() == 1) out.pop_back();
+  return out;
+}
+
+// `tensor` in the shape `expected` of the model's adapter. The adapter of a 1x1 convolution
+// and that of a linear layer are the same numbers, so [r, in] fits [r, in, 1, 1] and back
+// (converters differ on which they write for proj_in / proj_out); anything else that differs
+// is InvalidArgument naming `key`.
+absl::StatusOr<torch::Tensor> FitShape(const std::filesystem::path& path, const std::string& key,
+                                       const torch::Tensor& tensor, at::IntArrayRef expected) {
+  if (tensor.sizes() == expected) return tensor;
+  if (tensor.dim() >= 2 && WithoutUnitKernel(tensor.sizes()) == WithoutUnitKernel(expected)) {
+    return tensor.reshape(expected);
+  }
+  std::string hint = "was it trained with another rank or base model?";
+  if (tensor.dim() != static_cast<int64_t>(expected.size())) {
+    hint = "a convolution's adapter is 4-D, a linear layer's 2-D";
+  }
   return absl::InvalidArgumentError(
       absl::StrCat(path.string(), ": tensor ", key, " has shape ", ShapeString(tensor.sizes()),
-                   " but the model's adapter is ", ShapeString(expected),
-                   " (was it trained with another rank or base model?)"));
+                   " but the model's adapter is ", ShapeString(expected), " (", hint, ")"));
 }
 
 absl::StatusOr<PlannedAdapter> PlanAdapter(const std::filesystem::path& path,
                                            const TensorMap& tensors, const LayerKeys& keys,
-                                           std::shared_ptr<LoraCompatibleLinearImpl> linear) {
-  PlannedAdapter plan{std::move(linear), tensors.at(keys.down), tensors.at(keys.up), std::nullopt};
-  if (plan.down.dim() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": tensor ", keys.down,
-                                                   " has shape ", ShapeString(plan.down.sizes()),
-                                                   ", not [rank, in_features]"));
+                                           std::shared_ptr<LoraCompatibleLayer> layer) {
+  PlannedAdapter plan{std::move(layer), tensors.at(keys.down), tensors.at(keys.up), std::nullopt};
+  if (plan.down.dim() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path.string(), ": tensor ", keys.down, " has shape ", ShapeString(plan.down.sizes()),
+        ", not [rank, in_features] (linear) or [rank, in_channels, k, k] (convolution)"));
   }
   const int64_t rank = plan.down.size(0);
+  const LoraCompatibleLayer& target = *plan.layer;
   const std::vector<int64_t> down_shape =
-      plan.linear->has_lora() ? plan.linear->lora_A()->weight.sizes().vec()
-                              : std::vector<int64_t>{rank, plan.linear->in_features()};
+      target.has_lora() ? target.lora_A_weight().sizes().vec() : target.LoraAShape(rank);
   const std::vector<int64_t> up_shape =
-      plan.linear->has_lora() ? plan.linear->lora_B()->weight.sizes().vec()
-                              : std::vector<int64_t>{plan.linear->out_features(), rank};
-  EASEL_RETURN_IF_ERROR(CheckShape(path, keys.down, plan.down, down_shape));
-  EASEL_RETURN_IF_ERROR(CheckShape(path, keys.up, plan.up, up_shape));
+      target.has_lora() ? target.lora_B_weight().sizes().vec() : target.LoraBShape(rank);
+  EASEL_ASSIGN_OR_RETURN(plan.down, FitShape(path, keys.down, plan.down, down_shape));
+  EASEL_ASSIGN_OR_RETURN(plan.up, FitShape(path, keys.up, plan.up, up_shape));
   if (!keys.alpha.empty()) {
     const torch::Tensor& alpha = tensors.at(keys.alpha);
     if (alpha.numel() != 1) {
@@ -173,12 +189,14 @@ absl::StatusOr<PlannedAdapter> PlanAdapter(const std::filesystem::path& path,
 }
 
 void ApplyAdapter(const PlannedAdapter& plan) {
-  LoraCompatibleLinearImpl& linear = *plan.linear;
+  LoraCompatibleLayer& layer = *plan.layer;
   const int64_t rank = plan.down.size(0);
-  if (!linear.has_lora()) linear.EnableLora(rank, plan.alpha.value_or(static_cast<double>(rank)));
-  linear.lora_A()->weight.copy_(plan.down.to(linear.lora_A()->weight.scalar_type()));
-  linear.lora_B()->weight.copy_(plan.up.to(linear.lora_B()->weight.scalar_type()));
-  if (plan.alpha) linear.set_lora_scale(*plan.alpha / static_cast<double>(rank));
+  if (!layer.has_lora()) layer.EnableLora(rank, plan.alpha.value_or(static_cast<double>(rank)));
+  torch::Tensor down = layer.lora_A_weight();
+  torch::Tensor up = layer.lora_B_weight();
+  down.copy_(plan.down.to(down.scalar_type()));
+  up.copy_(plan.up.to(up.scalar_type()));
+  if (plan.alpha) layer.set_lora_scale(*plan.alpha / static_cast<double>(rank));
 }
 
 }  // namespace
@@ -205,9 +223,9 @@ absl::Status LoadAdapters(const std::filesystem::path& path, const TensorMap& te
   }
   std::vector<std::string> missing;
   for (size_t i = 0; i < parts.size(); ++i) {
-    for (const auto& [module_path, linear] : resolver.linears(i)) {
+    for (const auto& [module_path, layer] : resolver.layers(i)) {
       LayerId id{i, module_path};
-      if (linear->has_lora() && !layers.contains(id)) {
+      if (layer->has_lora() && !layers.contains(id)) {
         missing.push_back(resolver.KeyFor(id, {}, KohyaTensor::kDown));
         missing.push_back(resolver.KeyFor(id, {}, KohyaTensor::kUp));
       }
@@ -219,7 +237,7 @@ absl::Status LoadAdapters(const std::filesystem::path& path, const TensorMap& te
     if (keys.up.empty()) missing.push_back(resolver.KeyFor(id, keys, KohyaTensor::kUp));
     if (keys.down.empty() || keys.up.empty()) continue;
     EASEL_ASSIGN_OR_RETURN(PlannedAdapter plan,
-                           PlanAdapter(path, tensors, keys, resolver.linears(id.part).at(id.path)));
+                           PlanAdapter(path, tensors, keys, resolver.layers(id.part).at(id.path)));
     if (style == LoraKeyStyle::kDiffusers) plan.alpha = alphas.For(parts[id.part].prefix, id.path);
     plans.push_back(std::move(plan));
   }

@@ -34,10 +34,10 @@ std::vector<std::string> KohyaLoadPrefixes(const LoraPart& part) {
   return {};
 }
 
-KohyaNames MapKohyaNames(const LinearMap& linears, const std::vector<std::string>& prefixes) {
+KohyaNames MapKohyaNames(const LayerMap& layers, const std::vector<std::string>& prefixes) {
   KohyaNames names;
   for (const std::string& prefix : prefixes) {
-    for (const auto& [path, linear] : linears) {
+    for (const auto& [path, layer] : layers) {
       const std::string name = KohyaName(prefix, path);
       if (!names.paths.emplace(name, path).second) names.ambiguous.insert(name);
     }

@@ -37,7 +37,7 @@ struct KohyaNames {
   std::map<std::string, std::string> paths;
   std::set<std::string> ambiguous;
 };
-KohyaNames MapKohyaNames(const LinearMap& linears, const std::vector<std::string>& prefixes);
+KohyaNames MapKohyaNames(const LayerMap& layers, const std::vector<std::string>& prefixes);
 
 // "<name>.lora_down.weight" -> {name, kDown}, likewise .lora_up.weight and .alpha.
 struct KohyaKey {

@@ -15,13 +15,11 @@
 #include "trainer/lora/kohya_keys.h"
 #include "trainer/lora/lora_layers.h"
 #include "trainer/lora/lora_metadata.h"
-#include "trainer/models/lora_compatible_linear.h"
+#include "trainer/models/lora_compatible_layer.h"
 #include "trainer/models/weights.h"
 
 namespace easel::lora {
 namespace {
-
-using models::LoraCompatibleLinearImpl;
 
 bool MatchesTarget(const std::string& path, const std::vector<std::string>& targets) {
   for (const std::string& target : targets) {
@@ -54,7 +52,7 @@ absl::StatusOr<TensorMap> KohyaTensors(const std::vector<LoraPart>& parts,
     if (adapters[i].adapters.empty()) continue;
     EASEL_ASSIGN_OR_RETURN(std::string kohya_prefix,
                            KohyaSavePrefix(parts[i], IsSdxl(parts, info)));
-    LinearMap linears = Linears(*parts[i].module);
+    LayerMap layers = LoraLayers(*parts[i].module);
     for (const AdapterSummary& adapter : adapters[i].adapters) {
       const std::string name = KohyaName(kohya_prefix, adapter.path);
       const std::string owner = absl::StrCat(parts[i].prefix, ".", adapter.path);
@@ -64,9 +62,9 @@ absl::StatusOr<TensorMap> KohyaTensors(const std::vector<LoraPart>& parts,
                                                        " both get the kohya name ", name,
                                                        "; save this LoRA in diffusers style"));
       }
-      const LoraCompatibleLinearImpl& linear = *linears.at(adapter.path);
-      tensors.emplace(name + kKohyaDown, linear.lora_A()->weight.detach().cpu().contiguous());
-      tensors.emplace(name + kKohyaUp, linear.lora_B()->weight.detach().cpu().contiguous());
+      const models::LoraCompatibleLayer& layer = *layers.at(adapter.path);
+      tensors.emplace(name + kKohyaDown, layer.lora_A_weight().detach().cpu().contiguous());
+      tensors.emplace(name + kKohyaUp, layer.lora_B_weight().detach().cpu().contiguous());
       tensors.emplace(name + kKohyaAlpha, torch::scalar_tensor(adapter.alpha, torch::kFloat32));
     }
   }
@@ -87,21 +85,22 @@ absl::StatusOr<std::vector<NamedParameter>> InjectLora(const LoraPart& part,
   try {
     for (auto& parameter : part.module->parameters()) parameter.requires_grad_(false);
     int injected = 0;
-    for (auto& [path, linear] : Linears(*part.module)) {
+    const LayerMap layers = LoraLayers(*part.module);
+    for (const auto& [path, layer] : layers) {
       if (!MatchesTarget(path, options.target_modules)) continue;
-      linear->EnableLora(options.rank, options.alpha);
+      layer->EnableLora(options.rank, options.alpha);
       ++injected;
     }
     if (injected == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no linear layer in ", part.prefix, " matches the LoRA target modules (",
-                       absl::StrJoin(options.target_modules, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no linear or convolution layer in ", part.prefix, " matches the LoRA target modules (",
+          absl::StrJoin(options.target_modules, ", "), ")"));
     }
     std::vector<NamedParameter> trainable;
-    for (const auto& [path, linear] : Linears(*part.module)) {
-      if (!linear->has_lora()) continue;
-      trainable.push_back({absl::StrCat(part.prefix, ".", path, kLoraA), linear->lora_A()->weight});
-      trainable.push_back({absl::StrCat(part.prefix, ".", path, kLoraB), linear->lora_B()->weight});
+    for (const auto& [path, layer] : layers) {
+      if (!layer->has_lora()) continue;
+      trainable.push_back({absl::StrCat(part.prefix, ".", path, kLoraA), layer->lora_A_weight()});
+      trainable.push_back({absl::StrCat(part.prefix, ".", path, kLoraB), layer->lora_B_weight()});
     }
     return trainable;
   } catch (const std::exception& e) {
@@ -112,12 +111,12 @@ absl::StatusOr<std::vector<NamedParameter>> InjectLora(const LoraPart& part,
 std::map<std::string, torch::Tensor> LoraStateDict(const LoraPart& part) {
   std::map<std::string, torch::Tensor> out;
   if (part.module == nullptr) return out;
-  for (const auto& [path, linear] : Linears(*part.module)) {
-    if (!linear->has_lora()) continue;
+  for (const auto& [path, layer] : LoraLayers(*part.module)) {
+    if (!layer->has_lora()) continue;
     out.emplace(absl::StrCat(part.prefix, ".", path, kLoraA),
-                linear->lora_A()->weight.detach().cpu().contiguous());
+                layer->lora_A_weight().detach().cpu().contiguous());
     out.emplace(absl::StrCat(part.prefix, ".", path, kLoraB),
-                linear->lora_B()->weight.detach().cpu().contiguous());
+                layer->lora_B_weight().detach().cpu().contiguous());
   }
   return out;
 }

@@ -19,12 +19,16 @@ namespace easel::lora {
 struct LoraOptions {
   int64_t rank = 4;
   double alpha = 4;
+  // Module names (a path or its last components) of linear or convolution layers, e.g. to_q,
+  // to_out.0, ff.net.0.proj; conv1, conv2, conv_shortcut, proj_in, proj_out, conv_in, conv_out.
   std::vector<std::string> target_modules = {"to_q", "to_k", "to_v", "to_out.0"};
 };
 
 // How the tensors of a LoRA file are named.
 //   kDiffusers  diffusers/peft: `unet.<module path>.lora_A.weight` / `.lora_B.weight`, with
 //               `lora_adapter_metadata` (the peft LoraConfig per part) in the metadata.
+//               Convolution adapters are 4-D ([rank, in, k, k] and [out, rank, 1, 1]) in both
+//               styles, as peft and kohya LoCon write them.
 //   kKohya      kohya-ss (AUTOMATIC1111, ComfyUI): `lora_unet_<path with '.' -> '_'>`
 //               `.lora_down.weight` / `.lora_up.weight` / `.alpha`, with ss_* and modelspec.*.
 enum class LoraKeyStyle { kDiffusers, kKohya };
@@ -72,8 +76,9 @@ inline constexpr char kDiffusersLoraFormat[] = "diffusers-lora";
 inline constexpr char kKohyaLoraFormat[] = "kohya-lora";
 
 // Freezes every parameter of `part.module`, then enables a LoRA adapter on every
-// LoraCompatibleLinear whose module path is, or ends with ".", a target. Returns the adapter
-// parameters (the only trainable ones), sorted by name. No module matching is InvalidArgument.
+// LoraCompatibleLinear or LoraCompatibleConv2d whose module path is, or ends with ".", a
+// target. Returns the adapter parameters (the only trainable ones), sorted by name. No module
+// matching is InvalidArgument.
 absl::StatusOr<std::vector<NamedParameter>> InjectLora(const LoraPart& part,
                                                        const LoraOptions& options);
 
@@ -87,8 +92,9 @@ std::map<std::string, torch::Tensor> LoraStateDict(const LoraPart& part);
 absl::Status SaveLora(const std::filesystem::path& path, const std::vector<LoraPart>& parts,
                       const LoraInfo& info, LoraKeyStyle style = LoraKeyStyle::kDiffusers);
 
-// Loads a file of either style (told apart by its keys) into the parts. A module named in the
-// file that has no adapter yet gets one (rank from the tensor). A layer's alpha comes from the
+// Loads a file of either style (told apart by its keys) into the parts. A linear or convolution
+// layer named in the file that has no adapter yet gets one (rank from the tensor; the adapters
+// of a 1x1 convolution and of a linear layer are interchangeable, [r, in] <-> [r, in, 1, 1]). A layer's alpha comes from the
 // file (kohya `.alpha`, diffusers `lora_adapter_metadata` or easel.alpha); a new adapter
 // without one gets alpha = rank. Missing adapter tensors, tensors naming no module and shape
 // mismatches are errors naming the keys; the model is unchanged then.

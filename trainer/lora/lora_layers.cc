@@ -32,6 +32,16 @@ T MostCommon(const std::vector<AdapterSummary>& adapters, Get get) {
 
 }  // namespace
 
+LayerMap LoraLayers(torch::nn::Module& module) {
+  LayerMap out;
+  for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    if (auto layer = std::dynamic_pointer_cast<models::LoraCompatibleLayer>(item.value())) {
+      out.emplace(item.key(), std::move(layer));
+    }
+  }
+  return out;
+}
+
 LinearMap Linears(torch::nn::Module& module) {
   LinearMap out;
   for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
@@ -44,10 +54,10 @@ LinearMap Linears(torch::nn::Module& module) {
 
 std::vector<AdapterSummary> Adapters(torch::nn::Module& module, double stated_alpha) {
   std::vector<AdapterSummary> out;
-  for (const auto& [path, linear] : Linears(module)) {
-    if (!linear->has_lora()) continue;
-    const int64_t rank = linear->lora_rank();
-    double alpha = linear->lora_scale() * static_cast<double>(rank);
+  for (const auto& [path, layer] : LoraLayers(module)) {
+    if (!layer->has_lora()) continue;
+    const int64_t rank = layer->lora_rank();
+    double alpha = layer->lora_scale() * static_cast<double>(rank);
     if (stated_alpha > 0 && Near(alpha, stated_alpha)) {
       alpha = stated_alpha;
     } else if (Near(alpha, std::round(alpha))) {

@@ -9,6 +9,7 @@
 
 #include <torch/nn/module.h>
 
+#include "trainer/models/lora_compatible_layer.h"
 #include "trainer/models/lora_compatible_linear.h"
 
 namespace easel::lora {
@@ -16,7 +17,12 @@ namespace easel::lora {
 inline constexpr char kLoraA[] = ".lora_A.weight";  // diffusers/peft suffixes
 inline constexpr char kLoraB[] = ".lora_B.weight";
 
+using LayerMap = std::map<std::string, std::shared_ptr<models::LoraCompatibleLayer>>;
 using LinearMap = std::map<std::string, std::shared_ptr<models::LoraCompatibleLinearImpl>>;
+
+// Module path -> layer, for every layer of `module` that can carry an adapter
+// (LoraCompatibleLinear, LoraCompatibleConv2d).
+LayerMap LoraLayers(torch::nn::Module& module);
 
 // Module path -> layer, for every LoraCompatibleLinear in `module`.
 LinearMap Linears(torch::nn::Module& module);

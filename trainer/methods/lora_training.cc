@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -52,12 +53,22 @@ torch::Tensor TokenIds(const tokenizer::CLIPTokenizer& tokenizer, const data::Pr
   return torch::stack(ids);
 }
 
-torch::Tensor Penultimate(const models::CLIPTextOutput& output) {
-  return output.hidden_states[output.hidden_states.size() - 2];
+// hidden_states holds the embeddings and every layer's output: the last layer's is
+// [size - 1], SDXL's penultimate [size - 2]; clip_skip k steps k layers further back.
+torch::Tensor HiddenStatesBack(const models::CLIPTextOutput& output, int64_t back) {
+  return output.hidden_states[output.hidden_states.size() - 1 - back];
+}
+
+// SD 1.x/2.x: the last layer after the final layer norm, or with clip_skip k the output of
+// k layers earlier through the same layer norm (as diffusers' pipelines do).
+torch::Tensor SdConditioning(models::CLIPTextModel& encoder, const models::CLIPTextOutput& output,
+                             int64_t clip_skip) {
+  if (clip_skip == 0) return output.last_hidden_state;
+  return encoder->final_layer_norm()->forward(HiddenStatesBack(output, clip_skip));
 }
 
 TextConditioning EncodeCaptions(models::DiffusersModel& model, const data::PreparedDataset& dataset,
-                                int64_t resolution, torch::Device device) {
+                                int64_t resolution, int64_t clip_skip, torch::Device device) {
   const bool sdxl = !model.text_encoder_2.is_empty();
   const int64_t count = dataset.pixels.size(0);
   model.text_encoder->eval();
@@ -72,12 +83,13 @@ TextConditioning EncodeCaptions(models::DiffusersModel& model, const data::Prepa
     models::CLIPTextOutput first =
         model.text_encoder->forward(TokenIds(*model.tokenizer, dataset, begin, end).to(device));
     if (!sdxl) {
-      hidden.push_back(first.last_hidden_state);
+      hidden.push_back(SdConditioning(model.text_encoder, first, clip_skip));
       continue;
     }
     models::CLIPTextOutput second =
         model.text_encoder_2->forward(TokenIds(*model.tokenizer_2, dataset, begin, end).to(device));
-    hidden.push_back(torch::cat({Penultimate(first), Penultimate(second)}, -1));
+    hidden.push_back(torch::cat(
+        {HiddenStatesBack(first, 1 + clip_skip), HiddenStatesBack(second, 1 + clip_skip)}, -1));
     pooled.push_back(second.text_embeds);
   }
   model.text_encoder->to(torch::kCPU);
@@ -96,7 +108,7 @@ TextConditioning EncodeCaptions(models::DiffusersModel& model, const data::Prepa
 absl::StatusOr<EncodedDataset> EncodeUnchecked(models::DiffusersModel& model,
                                                const data::PreparedDataset& dataset,
                                                int64_t resolution, uint64_t seed,
-                                               torch::Device device) {
+                                               torch::Device device, int64_t clip_skip) {
   torch::NoGradGuard no_grad;
   const int64_t count = dataset.pixels.size(0);
   if (count == 0 || static_cast<int64_t>(dataset.images.size()) != count) {
@@ -107,7 +119,17 @@ absl::StatusOr<EncodedDataset> EncodeUnchecked(models::DiffusersModel& model,
   }
   EncodedDataset encoded;
   const int64_t size = resolution > 0 ? resolution : dataset.pixels.size(2);
-  encoded.text = EncodeCaptions(model, dataset, size, device);
+  const bool sdxl = !model.text_encoder_2.is_empty();
+  int64_t layers = model.text_encoder->config().num_hidden_layers;
+  if (sdxl) layers = std::min(layers, model.text_encoder_2->config().num_hidden_layers);
+  // SDXL already starts one layer back; at least one layer must remain.
+  const int64_t max_clip_skip = layers - (sdxl ? 2 : 1);
+  if (clip_skip < 0 || clip_skip > max_clip_skip) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "clip_skip must be in [0, ", max_clip_skip, "] for this base model's ", layers,
+        "-layer text encoder, got ", clip_skip));
+  }
+  encoded.text = EncodeCaptions(model, dataset, size, clip_skip, device);
 
   model.vae->eval();
   model.vae->to(device);
@@ -162,13 +184,13 @@ TextConditioning TextConditioning::To(torch::Device device, torch::Dtype dtype) 
 absl::StatusOr<EncodedDataset> EncodeDataset(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              int64_t resolution, uint64_t seed,
-                                             torch::Device device) {
+                                             torch::Device device, int64_t clip_skip) {
   if (model.unet.is_empty() || model.text_encoder.is_empty() || model.vae.is_empty() ||
       !model.tokenizer) {
     return absl::FailedPreconditionError("the base model is not fully loaded");
   }
   try {
-    return EncodeUnchecked(model, dataset, resolution, seed, device);
+    return EncodeUnchecked(model, dataset, resolution, seed, device, clip_skip);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("encoding the dataset: ", e.what()));
   }
@@ -232,7 +254,8 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
                          sampling::NoiseSchedule::FromConfig(model.scheduler_config));
   Log(callbacks, absl::StrFormat("encoding %d images and captions", dataset.images.size()));
   EASEL_ASSIGN_OR_RETURN(EncodedDataset encoded,
-                         EncodeDataset(model, dataset, spec.resolution, spec.seed, device));
+                         EncodeDataset(model, dataset, spec.resolution, spec.seed, device,
+                                       spec.clip_skip));
 
   const double alpha = spec.lora_alpha > 0 ? spec.lora_alpha : static_cast<double>(spec.lora_rank);
   lora::LoraOptions options{.rank = spec.lora_rank,
@@ -251,6 +274,16 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
                  .alpha = alpha,
                  .trigger_phrase = spec.token_string,
                  .target_modules = spec.lora_target_modules};
+  result.info.training_parameters = {
+      {"learning_rate", absl::StrCat(spec.learning_rate)},
+      {"max_train_steps", absl::StrCat(spec.max_train_steps)},
+      {"train_batch_size", absl::StrCat(spec.train_batch_size)},
+      {"lr_warmup_steps", absl::StrCat(spec.lr_warmup_steps)},
+      {"resolution", absl::StrCat(spec.resolution != 0 ? spec.resolution : dataset.resolution)},
+      {"seed", absl::StrCat(spec.seed)},
+      {"clip_skip", absl::StrCat(spec.clip_skip)},
+      {"mixed_precision", std::string(c10::toString(dtype))},
+      {"optimizer", "AdamW(weight_decay=0.01)"}};
   try {
     model.unet->train();
     std::vector<torch::Tensor> parameters;

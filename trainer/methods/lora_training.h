@@ -61,11 +61,14 @@ struct LoraTrainingResult {
 };
 
 // Encodes the dataset's images (resized to `resolution` if it differs; the latent sample
-// uses noise from `seed`) and captions on `device`. Results stay on `device`.
+// uses noise from `seed`) and captions on `device`. Results stay on `device`. The captions'
+// hidden states come `clip_skip` layers before the usual ones (SD 1.x/2.x: the last layer
+// after the final layer norm; SDXL: both encoders' penultimate layer); a clip_skip that leaves
+// no layer is InvalidArgument.
 absl::StatusOr<EncodedDataset> EncodeDataset(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              int64_t resolution, uint64_t seed,
-                                             torch::Device device);
+                                             torch::Device device, int64_t clip_skip = 0);
 
 // Learning rate for 1-based `step`: constant after a linear warmup over `warmup_steps`.
 double LearningRateAt(const TrainingSpec& spec, int64_t step);

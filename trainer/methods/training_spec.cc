@@ -110,6 +110,12 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
                       json["mixed_precision"]);
   }
 
+  EASEL_RETURN_IF_ERROR(ReadInt(json, "clip_skip", 0, 64, &spec.clip_skip));
+  EASEL_RETURN_IF_ERROR(ReadString(json, "lora_format", &spec.lora_format));
+  if (spec.lora_format != "diffusers" && spec.lora_format != "kohya") {
+    return FieldError("lora_format", "must be \"diffusers\" or \"kohya\"", json["lora_format"]);
+  }
+
   if (auto it = json.find("lora_target_modules"); it != json.end() && !it->is_null()) {
     if (!it->is_array() || it->empty()) {
       return FieldError("lora_target_modules", "must be a non-empty array of strings", *it);
@@ -127,7 +133,7 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
       "method",          "max_train_steps", "learning_rate",  "lora_rank",
       "lora_alpha",      "lora_target_modules", "train_batch_size", "resolution",
       "seed",            "lr_warmup_steps", "token_string",   "progress_every",
-      "mixed_precision"};
+      "mixed_precision", "lora_format",     "clip_skip"};
   for (const auto& [key, value] : json.items()) {
     if (!kKnown.contains(key)) spec.unknown_fields.push_back(key);
   }

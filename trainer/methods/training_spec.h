@@ -28,6 +28,12 @@ struct TrainingSpec {
   // The dtype of the frozen base weights and the forward pass: "no" (float32), "bf16",
   // "fp16", or "auto" (bf16 on CUDA, float32 on the CPU). Adapters and optimizer stay float32.
   std::string mixed_precision = "auto";
+  // Key names of the LoRA file: "diffusers" (diffusers/peft) or "kohya" (AUTOMATIC1111,
+  // ComfyUI, kohya sd-scripts).
+  std::string lora_format = "diffusers";
+  // Condition on the text encoder's hidden states this many layers before the usual ones
+  // (>= 0; the base model bounds it, see EncodeDataset).
+  int64_t clip_skip = 0;
   std::vector<std::string> unknown_fields;  // present in the JSON but not used
 
   // token_string split on whitespace and commas.

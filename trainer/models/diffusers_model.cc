@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/remove_tree.h"
 #include "common/status_macros.h"
 #include "trainer/models/weights.h"
 
@@ -102,12 +103,43 @@ absl::StatusOr<Module> LoadComponentChecked(const std::filesystem::path& dir, co
 }
 
 absl::Status SaveComponent(const std::filesystem::path& dir, const torch::nn::Module& module,
-                           const nlohmann::json& config, const char* weights_name) {
+                           const nlohmann::json& config, const char* weights_name,
+                           torch::Dtype dtype = torch::kFloat32) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir.string()));
   EASEL_RETURN_IF_ERROR(WriteJson(dir / "config.json", config));
-  return SaveSafetensors(dir / weights_name, StateDict(module), {{"format", "pt"}});
+  std::map<std::string, torch::Tensor> tensors = StateDict(module);
+  for (auto& [name, tensor] : tensors) {
+    if (tensor.is_floating_point()) tensor = tensor.to(torch::kCPU, dtype).contiguous();
+  }
+  return SaveSafetensors(dir / weights_name, tensors, {{"format", "pt"}});
+}
+
+absl::Status SaveDiffusersModelUnchecked(const DiffusersModel& model,
+                                         const std::filesystem::path& dir, torch::Dtype dtype) {
+  EASEL_RETURN_IF_ERROR(WriteJson(dir / "model_index.json", model.model_index));
+  std::error_code error;
+  std::filesystem::create_directories(dir / "scheduler", error);
+  EASEL_RETURN_IF_ERROR(
+      WriteJson(dir / "scheduler" / "scheduler_config.json", model.scheduler_config));
+  EASEL_RETURN_IF_ERROR(SaveComponent(dir / "unet", *model.unet, model.unet->config().ToJson(),
+                                      "diffusion_pytorch_model.safetensors", dtype));
+  EASEL_RETURN_IF_ERROR(SaveComponent(dir / "vae", *model.vae, model.vae->config().ToJson(),
+                                      "diffusion_pytorch_model.safetensors", dtype));
+  EASEL_RETURN_IF_ERROR(SaveComponent(dir / "text_encoder", *model.text_encoder,
+                                      model.text_encoder->config().ToJson(), "model.safetensors",
+                                      dtype));
+  EASEL_RETURN_IF_ERROR(model.tokenizer->Save(dir / "tokenizer"));
+  if (model.text_encoder_2) {
+    EASEL_RETURN_IF_ERROR(SaveComponent(dir / "text_encoder_2", *model.text_encoder_2,
+                                        model.text_encoder_2->config().ToJson(),
+                                        "model.safetensors", dtype));
+  }
+  if (model.tokenizer_2 != nullptr) {
+    EASEL_RETURN_IF_ERROR(model.tokenizer_2->Save(dir / "tokenizer_2"));
+  }
+  return absl::OkStatus();
 }
 
 nlohmann::json TinySchedulerConfig() {
@@ -291,6 +323,52 @@ absl::StatusOr<DiffusersModel> LoadDiffusersModel(const std::filesystem::path& d
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("loading diffusers model ", dir.string(), ": ", e.what()));
   }
+}
+
+absl::Status SaveDiffusersModel(const DiffusersModel& model, const std::filesystem::path& dir,
+                                torch::Dtype dtype) {
+  if (!model.unet || !model.vae || !model.text_encoder || model.tokenizer == nullptr) {
+    return absl::InvalidArgumentError("SaveDiffusersModel: the model lacks a component");
+  }
+  auto check_vocab = [](const tokenizer::CLIPTokenizer* tokenizer, const CLIPTextModel& encoder,
+                        const char* what) -> absl::Status {
+    if (tokenizer == nullptr || !encoder) return absl::OkStatus();
+    if (tokenizer->vocab_size() > encoder->config().vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "SaveDiffusersModel: ", what, " has ", tokenizer->vocab_size(),
+          " tokens but its text encoder's vocab_size is ", encoder->config().vocab_size,
+          " (resize the token embeddings after adding tokens)"));
+    }
+    return absl::OkStatus();
+  };
+  EASEL_RETURN_IF_ERROR(check_vocab(model.tokenizer.get(), model.text_encoder, "tokenizer"));
+  EASEL_RETURN_IF_ERROR(
+      check_vocab(model.tokenizer_2.get(), model.text_encoder_2, "tokenizer_2"));
+  std::error_code error;
+  if (std::filesystem::exists(dir, error)) {
+    return absl::AlreadyExistsError(absl::StrCat(dir.string(), " already exists"));
+  }
+  const std::filesystem::path partial = dir.string() + ".partial";
+  easel::RemoveTree(partial).IgnoreError();
+  std::filesystem::create_directories(partial, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", partial.string(), ": ", error.message()));
+  }
+  absl::Status saved;
+  try {
+    saved = SaveDiffusersModelUnchecked(model, partial, dtype);
+  } catch (const std::exception& e) {
+    saved = absl::InternalError(absl::StrCat("writing ", partial.string(), ": ", e.what()));
+  }
+  if (saved.ok()) {
+    std::filesystem::rename(partial, dir, error);
+    if (!error) return absl::OkStatus();
+    saved = absl::UnavailableError(absl::StrCat("cannot rename ", partial.string(), " to ",
+                                                dir.string(), ": ", error.message()));
+  }
+  easel::RemoveTree(partial).IgnoreError();
+  return saved;
 }
 
 absl::Status SaveTinyModel(const std::filesystem::path& dir, uint64_t seed, TinyPreset preset) {

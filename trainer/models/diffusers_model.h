@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+#include <torch/types.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,6 +34,13 @@ struct DiffusersModel {
 // <component>/diffusion_pytorch_model.safetensors or model.safetensors) in fp32 on CPU.
 // text_encoder_2 and tokenizer_2 are loaded when model_index.json names them (SDXL).
 absl::StatusOr<DiffusersModel> LoadDiffusersModel(const std::filesystem::path& dir);
+
+// Writes `model` as a diffusers-layout directory at `dir` (which must not exist): model_index,
+// scheduler config, each component's config.json and weights in `dtype` (floating tensors
+// only), and the tokenizers. Everything is written under "<dir>.partial" and renamed when
+// complete, so `dir` is either whole or absent. LoadDiffusersModel(dir) reads it back.
+absl::Status SaveDiffusersModel(const DiffusersModel& model, const std::filesystem::path& dir,
+                                torch::Dtype dtype = torch::kFloat32);
 
 // One component directory (config.json + weights: single file, sharded index or .fp16
 // variant), in fp32 on CPU.

@@ -11,8 +11,7 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& options) : opti
   const int64_t out = options.out_channels;
   norm1_ = register_module(
       "norm1", torch::nn::GroupNorm(torch::nn::GroupNormOptions(options.groups, in).eps(options.eps)));
-  conv1_ = register_module(
-      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(1).padding(1)));
+  conv1_ = register_module("conv1", LoraCompatibleConv2d(in, out, 3, /*stride=*/1, /*padding=*/1));
   if (options.temb_channels > 0) {
     time_emb_proj_ =
         register_module("time_emb_proj", LoraCompatibleLinear(options.temb_channels, out));
@@ -20,11 +19,9 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& options) : opti
   norm2_ = register_module(
       "norm2", torch::nn::GroupNorm(torch::nn::GroupNormOptions(options.groups, out).eps(options.eps)));
   dropout_ = register_module("dropout", torch::nn::Dropout(options.dropout));
-  conv2_ = register_module(
-      "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).stride(1).padding(1)));
+  conv2_ = register_module("conv2", LoraCompatibleConv2d(out, out, 3, /*stride=*/1, /*padding=*/1));
   if (in != out) {
-    conv_shortcut_ = register_module(
-        "conv_shortcut", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(1)));
+    conv_shortcut_ = register_module("conv_shortcut", LoraCompatibleConv2d(in, out, 1));
   }
 }
 
@@ -42,9 +39,8 @@ torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& input, const torch
 
 Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t out_channels, int64_t padding)
     : padding_(padding) {
-  conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, 3)
-                                                        .stride(2)
-                                                        .padding(padding)));
+  conv_ = register_module(
+      "conv", LoraCompatibleConv2d(channels, out_channels, 3, /*stride=*/2, padding));
 }
 
 torch::Tensor Downsample2DImpl::forward(const torch::Tensor& input) {
@@ -56,7 +52,7 @@ torch::Tensor Downsample2DImpl::forward(const torch::Tensor& input) {
 
 Upsample2DImpl::Upsample2DImpl(int64_t channels, int64_t out_channels) {
   conv_ = register_module(
-      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, 3).padding(1)));
+      "conv", LoraCompatibleConv2d(channels, out_channels, 3, /*stride=*/1, /*padding=*/1));
 }
 
 torch::Tensor Upsample2DImpl::forward(const torch::Tensor& input,

@@ -6,12 +6,12 @@
 #include <vector>
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "trainer/models/lora_compatible_conv.h"
 #include "trainer/models/lora_compatible_linear.h"
 
 namespace easel::models {
@@ -27,6 +27,7 @@ struct ResnetBlock2DOptions {
 };
 
 // diffusers' ResnetBlock2D: norm1 conv1 [time_emb_proj] norm2 dropout conv2 [conv_shortcut].
+// The convolutions (and the samplers' "conv" below) can carry LoRA adapters (LoCon).
 class ResnetBlock2DImpl : public torch::nn::Module {
  public:
   explicit ResnetBlock2DImpl(const ResnetBlock2DOptions& options);
@@ -35,12 +36,12 @@ class ResnetBlock2DImpl : public torch::nn::Module {
  private:
   ResnetBlock2DOptions options_;
   torch::nn::GroupNorm norm1_{nullptr};
-  torch::nn::Conv2d conv1_{nullptr};
+  LoraCompatibleConv2d conv1_{nullptr};
   LoraCompatibleLinear time_emb_proj_{nullptr};
   torch::nn::GroupNorm norm2_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Conv2d conv2_{nullptr};
-  torch::nn::Conv2d conv_shortcut_{nullptr};
+  LoraCompatibleConv2d conv2_{nullptr};
+  LoraCompatibleConv2d conv_shortcut_{nullptr};
 };
 TORCH_MODULE(ResnetBlock2D);
 
@@ -52,7 +53,7 @@ class Downsample2DImpl : public torch::nn::Module {
 
  private:
   int64_t padding_;
-  torch::nn::Conv2d conv_{nullptr};
+  LoraCompatibleConv2d conv_{nullptr};
 };
 TORCH_MODULE(Downsample2D);
 
@@ -64,7 +65,7 @@ class Upsample2DImpl : public torch::nn::Module {
                         const std::optional<std::vector<int64_t>>& output_size = std::nullopt);
 
  private:
-  torch::nn::Conv2d conv_{nullptr};
+  LoraCompatibleConv2d conv_{nullptr};
 };
 TORCH_MODULE(Upsample2D);
 

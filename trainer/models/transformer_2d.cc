@@ -12,8 +12,8 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DOptions& optio
   if (options.use_linear_projection) {
     proj_in_linear_ = register_module("proj_in", LoraCompatibleLinear(options.in_channels, inner_dim_));
   } else {
-    proj_in_conv_ = register_module(
-        "proj_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels, inner_dim_, 1)));
+    proj_in_conv_ =
+        register_module("proj_in", LoraCompatibleConv2d(options.in_channels, inner_dim_, 1));
   }
   torch::nn::ModuleList blocks;
   for (int64_t i = 0; i < options.num_layers; ++i) {
@@ -30,8 +30,8 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DOptions& optio
     proj_out_linear_ =
         register_module("proj_out", LoraCompatibleLinear(inner_dim_, options.in_channels));
   } else {
-    proj_out_conv_ = register_module(
-        "proj_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(inner_dim_, options.in_channels, 1)));
+    proj_out_conv_ =
+        register_module("proj_out", LoraCompatibleConv2d(inner_dim_, options.in_channels, 1));
   }
 }
 

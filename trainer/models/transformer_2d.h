@@ -6,12 +6,12 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
 #include "trainer/models/attention.h"
+#include "trainer/models/lora_compatible_conv.h"
 #include "trainer/models/lora_compatible_linear.h"
 
 namespace easel::models {
@@ -28,6 +28,8 @@ struct Transformer2DOptions {
 };
 
 // diffusers' Transformer2DModel (continuous input): norm, proj_in, transformer_blocks, proj_out.
+// proj_in / proj_out are 1x1 convolutions (SD 1.x) or linears (use_linear_projection); either
+// can carry a LoRA adapter.
 class Transformer2DModelImpl : public torch::nn::Module {
  public:
   explicit Transformer2DModelImpl(const Transformer2DOptions& options);
@@ -37,10 +39,10 @@ class Transformer2DModelImpl : public torch::nn::Module {
   Transformer2DOptions options_;
   int64_t inner_dim_;
   torch::nn::GroupNorm norm_{nullptr};
-  torch::nn::Conv2d proj_in_conv_{nullptr};
+  LoraCompatibleConv2d proj_in_conv_{nullptr};
   LoraCompatibleLinear proj_in_linear_{nullptr};
   std::vector<BasicTransformerBlock> blocks_;
-  torch::nn::Conv2d proj_out_conv_{nullptr};
+  LoraCompatibleConv2d proj_out_conv_{nullptr};
   LoraCompatibleLinear proj_out_linear_{nullptr};
 };
 TORCH_MODULE(Transformer2DModel);

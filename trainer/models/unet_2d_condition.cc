@@ -265,8 +265,8 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   const std::vector<int64_t> heads = config.HeadsPerBlock();
   const std::vector<int64_t> depths = config.TransformerLayersPerBlock();
 
-  conv_in_ = register_module(
-      "conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, channels[0], 3).padding(1)));
+  conv_in_ = register_module("conv_in", LoraCompatibleConv2d(config.in_channels, channels[0], 3,
+                                                             /*stride=*/1, /*padding=*/1));
   time_proj_ = register_module(
       "time_proj", Timesteps(channels[0], config.flip_sin_to_cos, static_cast<double>(config.freq_shift)));
   time_embedding_ = register_module("time_embedding", TimestepEmbedding(channels[0], time_embed_dim));
@@ -326,8 +326,8 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   conv_norm_out_ = register_module(
       "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(config.norm_num_groups, channels[0])
                                                 .eps(config.norm_eps)));
-  conv_out_ = register_module(
-      "conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels[0], config.out_channels, 3).padding(1)));
+  conv_out_ = register_module("conv_out", LoraCompatibleConv2d(channels[0], config.out_channels, 3,
+                                                               /*stride=*/1, /*padding=*/1));
 }
 
 torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample,

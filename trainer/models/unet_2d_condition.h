@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
@@ -17,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "trainer/models/embeddings.h"
+#include "trainer/models/lora_compatible_conv.h"
 #include "trainer/models/unet_2d_blocks.h"
 
 namespace easel::models {
@@ -93,12 +93,12 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   TimestepEmbedding time_embedding_{nullptr};
   Timesteps add_time_proj_{nullptr};
   TimestepEmbedding add_embedding_{nullptr};
-  torch::nn::Conv2d conv_in_{nullptr};
+  LoraCompatibleConv2d conv_in_{nullptr};
   std::vector<std::shared_ptr<DownBlockBase>> down_blocks_;
   std::shared_ptr<UNetMidBlock2DCrossAttnImpl> mid_block_;
   std::vector<std::shared_ptr<UpBlockBase>> up_blocks_;
   torch::nn::GroupNorm conv_norm_out_{nullptr};
-  torch::nn::Conv2d conv_out_{nullptr};
+  LoraCompatibleConv2d conv_out_{nullptr};
 };
 TORCH_MODULE(UNet2DConditionModel);
 

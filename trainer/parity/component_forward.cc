@@ -82,7 +82,8 @@ absl::Status AddRandomLora(const ComponentForwardOptions& options, torch::nn::Mo
         "--lora-style must be diffusers or kohya, got \"", options.lora_style, "\""));
   }
   const int64_t rank = options.random_lora_rank;
-  const lora::LoraOptions lora_options{.rank = rank, .alpha = 2.0 * static_cast<double>(rank)};
+  lora::LoraOptions lora_options{.rank = rank, .alpha = 2.0 * static_cast<double>(rank)};
+  if (!options.lora_targets.empty()) lora_options.target_modules = options.lora_targets;
   EASEL_ASSIGN_OR_RETURN(auto adapters, lora::InjectLora({"unet", &unet}, lora_options));
   torch::NoGradGuard no_grad;
   torch::manual_seed(17);

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -34,6 +35,9 @@ struct ComponentForwardOptions {
   int64_t random_lora_rank = 0;
   std::filesystem::path save_lora;
   std::string lora_style = "diffusers";
+  // The random LoRA's target modules (linear or convolution layers, e.g. to_q, conv1, proj_in);
+  // empty: lora::LoraOptions' default (the attention projections).
+  std::vector<std::string> lora_targets;
   std::string device = "cpu";    // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 | float16
 };

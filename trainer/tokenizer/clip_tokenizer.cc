@@ -316,6 +316,46 @@ absl::Status CLIPTokenizer::SaveAddedTokens(const std::filesystem::path& dir) co
   return WriteAddedTokenFiles(dir, added_tokens_, base_vocab_size_);
 }
 
+absl::Status CLIPTokenizer::Save(const std::filesystem::path& dir) const {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir.string()));
+  std::vector<std::pair<int64_t, std::string>> by_id;
+  by_id.reserve(vocab_.size());
+  for (const auto& [token, id] : vocab_) by_id.emplace_back(id, token);
+  std::sort(by_id.begin(), by_id.end());
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  std::string pad_token;
+  for (const auto& [id, token] : by_id) {
+    vocab[token] = id;
+    if (id == pad_id_ && pad_token.empty()) pad_token = token;
+  }
+  EASEL_RETURN_IF_ERROR(WriteFile(dir / "vocab.json", vocab.dump()));
+
+  std::vector<std::pair<int, std::string>> by_rank;
+  by_rank.reserve(merge_ranks_.size());
+  for (const auto& [merge, rank] : merge_ranks_) by_rank.emplace_back(rank, merge);
+  std::sort(by_rank.begin(), by_rank.end());
+  std::string merges = "#version: 0.2\n";
+  for (const auto& [rank, merge] : by_rank) absl::StrAppend(&merges, merge, "\n");
+  EASEL_RETURN_IF_ERROR(WriteFile(dir / "merges.txt", merges));
+
+  nlohmann::json special = {{"bos_token", kStartOfText},
+                            {"eos_token", kEndOfText},
+                            {"unk_token", kEndOfText},
+                            {"pad_token", pad_token}};
+  EASEL_RETURN_IF_ERROR(WriteFile(dir / "special_tokens_map.json", special.dump(2)));
+  nlohmann::json config = special;
+  config.update({{"tokenizer_class", "CLIPTokenizer"},
+                 {"model_max_length", model_max_length_},
+                 {"do_lower_case", true},
+                 {"errors", "replace"},
+                 {"add_prefix_space", false}});
+  EASEL_RETURN_IF_ERROR(WriteFile(dir / "tokenizer_config.json", config.dump(2)));
+  if (added_tokens_.empty()) return absl::OkStatus();
+  return SaveAddedTokens(dir);
+}
+
 const std::string* CLIPTokenizer::MatchAddedToken(std::string_view text, size_t pos) const {
   const std::string* best = nullptr;
   const std::string_view rest = text.substr(pos, longest_added_key_);

@@ -77,6 +77,11 @@ class CLIPTokenizer {
   // added_tokens_decoder (creating the file when missing) in `dir`, as transformers'
   // save_pretrained does, so FromDirectory and transformers read them back.
   absl::Status SaveAddedTokens(const std::filesystem::path& dir) const;
+  // Writes the whole tokenizer into `dir` as transformers lays it out: vocab.json (id order),
+  // merges.txt (rank order), tokenizer_config.json and special_tokens_map.json (with this
+  // tokenizer's pad token and model_max_length), and the added tokens. FromDirectory(dir)
+  // reads back an equal tokenizer.
+  absl::Status Save(const std::filesystem::path& dir) const;
 
  private:
   struct Cache {

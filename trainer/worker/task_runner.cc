@@ -368,7 +368,7 @@ absl::Status TaskRunner::Run(const easel::v1::Task& task) {
     complete.set_task_id(task.id());
     complete.set_epoch(task.epoch());
     *complete.mutable_weights() = *weights;
-    complete.set_weights_format("diffusers-lora");
+    complete.set_weights_format(report.done.value("format", "diffusers-lora"));
     if (report.done.contains("trigger_tokens") && report.done["trigger_tokens"].is_array()) {
       for (const auto& token : report.done["trigger_tokens"]) {
         if (token.is_string()) complete.add_trigger_tokens(token.get<std::string>());

@@ -62,6 +62,9 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
       {"resolution", spec.resolution},
       {"seed", integer("seed", 0)},
       {"token_string", spec.token_string},
+      {"lora_format", input.value("lora_format", "diffusers")},
+      {"mixed_precision", input.value("mixed_precision", "auto")},
+      {"clip_skip", integer("clip_skip", 0)},
       {"base_model", task.base_version()},
   };
   return spec;

@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
 
+#include "common/remove_tree.h"
+
 namespace easel::data::testing {
 
 namespace {
@@ -25,8 +27,7 @@ std::filesystem::path TempRoot() {
 class TempRootCleaner : public ::testing::Environment {
  public:
   void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(TempRoot(), ignored);
+    easel::RemoveTree(TempRoot()).IgnoreError();
   }
 };
 [[maybe_unused]] ::testing::Environment* const kTempRootCleaner =
@@ -39,7 +40,7 @@ std::filesystem::path FreshTempDir(const std::string& tag) {
   std::string name = tag;
   if (info != nullptr) name = std::string(info->test_suite_name()) + "." + info->name() + "." + tag;
   std::filesystem::path dir = TempRoot() / name;
-  std::filesystem::remove_all(dir);
+  easel::RemoveTree(dir).IgnoreError();
   std::filesystem::create_directories(dir);
   return dir;
 }

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "trainer/models/diffusers_model.h"
 #include "trainer/tokenizer/clip_tokenizer.h"
 
@@ -23,10 +24,10 @@ class TempDir {
     path_ = std::filesystem::temp_directory_path() /
             ("embeddings_test_" + std::to_string(::getpid()) + "_" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path_);
+    easel::RemoveTree(path_).IgnoreError();
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() { easel::RemoveTree(path_).IgnoreError(); }
   const std::filesystem::path& path() const { return path_; }
 
  private:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "tests/trainer/data/dataset_fixture.h"
 #include "trainer/data/prepared_dataset.h"
 #include "trainer/models/diffusers_model.h"
@@ -48,7 +49,8 @@ TEST(TrainingSpecTest, ReadsEveryField) {
   auto spec = Parse(R"({"method": "lora", "max_train_steps": 100, "learning_rate": 0.0005,
       "lora_rank": 16, "lora_alpha": 8, "train_batch_size": 2, "resolution": 512, "seed": 7,
       "lr_warmup_steps": 10, "token_string": "sks, zwx", "progress_every": 5,
-      "lora_target_modules": ["to_q", "to_v"], "caption_prefix": "x"})");
+      "lora_target_modules": ["to_q", "to_v"], "lora_format": "kohya", "clip_skip": 1,
+      "mixed_precision": "bf16", "caption_prefix": "x"})");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->learning_rate, 0.0005);
   EXPECT_EQ(spec->lora_alpha, 8);
@@ -58,6 +60,9 @@ TEST(TrainingSpecTest, ReadsEveryField) {
   EXPECT_EQ(spec->lr_warmup_steps, 10);
   EXPECT_EQ(spec->progress_every, 5);
   EXPECT_THAT(spec->lora_target_modules, ElementsAre("to_q", "to_v"));
+  EXPECT_EQ(spec->lora_format, "kohya");
+  EXPECT_EQ(spec->clip_skip, 1);
+  EXPECT_EQ(spec->mixed_precision, "bf16");
   EXPECT_THAT(spec->TriggerTokens(), ElementsAre("sks", "zwx"));
   EXPECT_THAT(spec->unknown_fields, ElementsAre("caption_prefix"));
 }
@@ -75,7 +80,9 @@ TEST(TrainingSpecTest, InvalidValuesNameTheField) {
                         Case{"seed", -1}, Case{"lr_warmup_steps", -1},
                         Case{"token_string", 3}, Case{"progress_every", 0},
                         Case{"lora_target_modules", nlohmann::json::array()},
-                        Case{"mixed_precision", "fp8"}, Case{"mixed_precision", true}}) {
+                        Case{"mixed_precision", "fp8"}, Case{"mixed_precision", true},
+                        Case{"lora_format", "safetensors"}, Case{"lora_format", 1},
+                        Case{"clip_skip", -1}, Case{"clip_skip", 1.5}}) {
     nlohmann::json json = {{"method", "lora"}, {"max_train_steps", 10}};
     json[c.field] = c.value;
     auto spec = ParseTrainingSpec(json);
@@ -113,7 +120,7 @@ class TinyModelTest : public ::testing::Test {
     data::testing::WriteSyntheticDataset(*root_ / "dataset", kImages, kResolution);
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*root_);
+    easel::RemoveTree(*root_).IgnoreError();
     delete root_;
   }
 
@@ -232,6 +239,32 @@ TEST_F(LoraTrainingTest, ResolutionOtherThanTheDatasetsResizesImages) {
   EXPECT_EQ(encoded->text.hidden_states.sizes(), torch::IntArrayRef({kImages, 77, 32}));
   EXPECT_FALSE(encoded->text.text_embeds.defined());
   EXPECT_TRUE(torch::isfinite(encoded->latents).all().item<bool>());
+}
+
+TEST_F(LoraTrainingTest, ClipSkipConditionsOnAnEarlierLayerThroughTheFinalLayerNorm) {
+  auto usual = EncodeDataset(model_, dataset_, 0, 0, torch::kCPU);
+  auto skipped = EncodeDataset(model_, dataset_, 0, 0, torch::kCPU, /*clip_skip=*/1);
+  ASSERT_TRUE(usual.ok()) << usual.status();
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+
+  torch::NoGradGuard no_grad;
+  torch::Tensor ids = torch::tensor(model_.tokenizer->EncodePadded(dataset_.images[0].caption, 77),
+                                    torch::kLong)
+                          .unsqueeze(0);
+  models::CLIPTextOutput output = model_.text_encoder->forward(ids);
+  const size_t layers = output.hidden_states.size();
+  torch::Tensor expected =
+      model_.text_encoder->final_layer_norm()->forward(output.hidden_states[layers - 2]);
+  EXPECT_TRUE(torch::allclose(skipped->text.hidden_states[0], expected[0], 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(usual->text.hidden_states[0], output.last_hidden_state[0], 1e-5,
+                              1e-6));
+  EXPECT_FALSE(torch::allclose(skipped->text.hidden_states, usual->text.hidden_states));
+
+  auto too_far = EncodeDataset(model_, dataset_, 0, 0, torch::kCPU,
+                               model_.text_encoder->config().num_hidden_layers);
+  ASSERT_FALSE(too_far.ok());
+  EXPECT_EQ(too_far.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(too_far.status().message()), HasSubstr("clip_skip"));
 }
 
 // The same training on the SDXL layout: two text encoders (penultimate hidden states

@@ -12,11 +12,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "nlohmann/json.hpp"
 #include "tests/trainer/data/dataset_fixture.h"
+#include "tests/trainer/models/single_file_test_models.h"
 #include "trainer/lora/lora.h"
 #include "trainer/models/diffusers_model.h"
+#include "trainer/models/single_file.h"
+#include "trainer/tokenizer/clip_tokenizer.h"
 #include "trainer/models/weights.h"
 
 namespace easel {
@@ -177,6 +181,117 @@ TEST_F(TrainerMainTest, MissingDatasetAndUsageErrorsAreUserErrors) {
 
   ChildResult help = RunTrainer({"train", "--help"}, root_ / "help.stderr");
   EXPECT_EQ(help.exit_code, 0);
+}
+
+nlohmann::json ReadResult(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+TEST_F(TrainerMainTest, KohyaFormatWritesKohyaKeysAndSaysSo) {
+  ASSERT_TRUE(models::SaveTinyModel(root_ / "model", 3).ok());
+  data::testing::WriteJson(root_ / "spec.json", {{"method", "lora"},
+                                                 {"max_train_steps", 2},
+                                                 {"lora_rank", 2},
+                                                 {"lora_format", "kohya"},
+                                                 {"token_string", "TOK"}});
+  ChildResult run = RunTrainer({"train", "--spec", (root_ / "spec.json").string(), "--dataset",
+                                (root_ / "dataset").string(), "--model",
+                                (root_ / "model").string(), "--output",
+                                (root_ / "out").string(), "--device", "cpu"},
+                               root_ / "train.stderr");
+  ASSERT_EQ(run.exit_code, 0) << std::ifstream(root_ / "train.stderr").rdbuf();
+  EXPECT_EQ(run.events.back()["format"], lora::kKohyaLoraFormat);
+  EXPECT_EQ(ReadResult(root_ / "out" / "result.json")["format"], lora::kKohyaLoraFormat);
+
+  auto model = models::LoadDiffusersModel(root_ / "model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto info = lora::LoadLora(root_ / "out" / "lora.safetensors", {{"unet", model->unet.get()}});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->key_style, lora::LoraKeyStyle::kKohya);
+  EXPECT_EQ(info->base_model_version, lora::BaseModelVersion::kSd1);
+  EXPECT_EQ(info->trigger_phrase, "TOK");
+  EXPECT_EQ(info->training_parameters["max_train_steps"], "2");
+  auto tensors = models::LoadSafetensors(root_ / "out" / "lora.safetensors");
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  for (const auto& [name, tensor] : *tensors) {
+    EXPECT_EQ(name.rfind("lora_unet_", 0), 0u) << name;
+  }
+}
+
+class SingleFileTrainerTest : public TrainerMainTest {
+ protected:
+  void SetUp() override {
+    TrainerMainTest::SetUp();
+    original_ = models::single_file_test::MakeSd1();
+    checkpoint_ = root_ / "v1-tiny.safetensors";
+    ASSERT_TRUE(models::SaveSafetensors(checkpoint_, original_.file).ok());
+    ASSERT_TRUE(tokenizer::WriteByteLevelTokenizer(root_ / "tokenizer").ok());
+    data::testing::WriteJson(root_ / "spec.json", {{"method", "lora"},
+                                                   {"max_train_steps", 2},
+                                                   {"lora_rank", 2},
+                                                   {"lora_format", "kohya"}});
+  }
+  models::single_file_test::Original original_;
+  std::filesystem::path checkpoint_;
+};
+
+TEST_F(SingleFileTrainerTest, TrainsOnASingleFileCheckpoint) {
+  ChildResult run = RunTrainer(
+      {"train", "--spec", (root_ / "spec.json").string(), "--dataset",
+       (root_ / "dataset").string(), "--model", checkpoint_.string(), "--tokenizer",
+       (root_ / "tokenizer").string(), "--output", (root_ / "out").string(), "--device", "cpu"},
+      root_ / "train.stderr");
+  ASSERT_EQ(run.exit_code, 0) << std::ifstream(root_ / "train.stderr").rdbuf();
+  bool logged_conversion = false;
+  for (const auto& log : EventsOf(run, "log")) {
+    logged_conversion |= log["message"].get<std::string>().find("converted single-file") == 0;
+  }
+  EXPECT_TRUE(logged_conversion);
+  auto model = models::LoadSingleFileCheckpoint(checkpoint_, root_ / "tokenizer");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto info = lora::LoadLora(root_ / "out" / "lora.safetensors", {{"unet", model->unet.get()}});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->base_model, "v1-tiny.safetensors");
+}
+
+TEST_F(SingleFileTrainerTest, WithoutATokenizerItIsAUserErrorNamingTheOption) {
+  ChildResult run = RunTrainer(
+      {"train", "--spec", (root_ / "spec.json").string(), "--dataset",
+       (root_ / "dataset").string(), "--model", checkpoint_.string(), "--output",
+       (root_ / "out").string(), "--device", "cpu"},
+      root_ / "train.stderr");
+  EXPECT_EQ(run.exit_code, 2);
+  ASSERT_EQ(EventsOf(run, "error").size(), 1u);
+  EXPECT_THAT(EventsOf(run, "error")[0]["message"].get<std::string>(), HasSubstr("--tokenizer"));
+}
+
+TEST_F(SingleFileTrainerTest, ConvertWritesADiffusersDirectory) {
+  ChildResult run = RunTrainer({"convert", "--checkpoint", checkpoint_.string(), "--tokenizer",
+                                (root_ / "tokenizer").string(), "--prediction-type",
+                                "v_prediction", "--dtype", "float32", "--output",
+                                (root_ / "converted").string()},
+                               root_ / "convert.stderr");
+  ASSERT_EQ(run.exit_code, 0) << std::ifstream(root_ / "convert.stderr").rdbuf();
+  EXPECT_EQ(run.events.back()["pipeline"], "StableDiffusionPipeline");
+  auto converted = models::LoadDiffusersModel(root_ / "converted");
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  EXPECT_EQ(converted->scheduler_config["prediction_type"], "v_prediction");
+  torch::NoGradGuard no_grad;
+  torch::Tensor sample = torch::randn({1, 4, 8, 8});
+  torch::Tensor t = torch::tensor({10}, torch::kLong);
+  torch::Tensor context = torch::randn({1, 5, original_.unet->config().cross_attention_dim});
+  EXPECT_TRUE(torch::allclose(converted->unet(sample, t, context), original_.unet(sample, t, context),
+                              1e-5, 1e-6));
+
+  ChildResult again = RunTrainer({"convert", "--checkpoint", checkpoint_.string(), "--tokenizer",
+                                  (root_ / "tokenizer").string(), "--output",
+                                  (root_ / "converted").string()},
+                                 root_ / "again.stderr");
+  EXPECT_NE(again.exit_code, 0);
+  ASSERT_EQ(EventsOf(again, "error").size(), 1u);
+  EXPECT_THAT(EventsOf(again, "error")[0]["message"].get<std::string>(),
+              HasSubstr("already exists"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "trainer/models/weights.h"
 
 namespace easel::models {
@@ -20,7 +21,7 @@ class DiffusersModelTest : public ::testing::Test {
            ("diffusers_model_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { easel::RemoveTree(dir_).IgnoreError(); }
   std::filesystem::path dir_;
 };
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "tests/trainer/models/single_file_test_models.h"
 #include "trainer/models/weights.h"
 #include "trainer/tokenizer/clip_tokenizer.h"
@@ -332,7 +333,7 @@ class SingleFileLoadTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { easel::RemoveTree(dir_).IgnoreError(); }
   std::filesystem::path dir_;
 };
 
@@ -392,6 +393,68 @@ TEST_F(SingleFileLoadTest, LoadsSd1WithTokenizerFromDiffusersLayout) {
   auto ids = torch::tensor(model->tokenizer->EncodePadded("a dog", 8), torch::kLong).unsqueeze(0);
   ExpectClose(model->text_encoder(ids).last_hidden_state,
               original.text_encoder(ids).last_hidden_state, "text_encoder");
+}
+
+TEST_F(SingleFileLoadTest, SavedAsDiffusersItLoadsBackWithTheSameOutputs) {
+  Original original = MakeSdxl();
+  ASSERT_TRUE(SaveSafetensors(dir_ / "sd_xl_tiny.safetensors", original.file).ok());
+  ASSERT_TRUE(tokenizer::WriteByteLevelTokenizer(dir_ / "tokenizer").ok());
+  auto converted = LoadSingleFileCheckpoint(dir_ / "sd_xl_tiny.safetensors", dir_ / "tokenizer");
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  converted->scheduler_config["prediction_type"] = "v_prediction";
+  ASSERT_TRUE(converted->tokenizer->AddTokens({"<tok>"}).ok());
+  auto unsized = SaveDiffusersModel(*converted, dir_ / "diffusers");
+  EXPECT_EQ(unsized.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unsized.message()), HasSubstr("vocab_size"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "diffusers"));
+  ASSERT_TRUE(converted->text_encoder->ResizeTokenEmbeddings(converted->tokenizer->vocab_size()).ok());
+  ASSERT_TRUE(SaveDiffusersModel(*converted, dir_ / "diffusers").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "diffusers.partial"));
+
+  auto reloaded = LoadDiffusersModel(dir_ / "diffusers");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(reloaded->model_index["_class_name"], "StableDiffusionXLPipeline");
+  EXPECT_EQ(reloaded->scheduler_config["prediction_type"], "v_prediction");
+  ASSERT_NE(reloaded->tokenizer_2, nullptr);
+  EXPECT_EQ(reloaded->tokenizer_2->pad_id(), reloaded->tokenizer_2->TokenId("!"));
+  EXPECT_EQ(reloaded->tokenizer->pad_id(), reloaded->tokenizer->eos_id());
+  EXPECT_EQ(reloaded->tokenizer->vocab_size(), converted->tokenizer->vocab_size());
+  for (const char* text : {"a photo of <tok>", "Hello, world! 123"}) {
+    EXPECT_EQ(reloaded->tokenizer->EncodePadded(text, 16),
+              converted->tokenizer->EncodePadded(text, 16));
+    EXPECT_EQ(reloaded->tokenizer_2->EncodePadded(text, 16),
+              converted->tokenizer_2->EncodePadded(text, 16));
+  }
+  for (const auto& [name, tensor] : StateDict(*converted->unet)) {
+    ASSERT_TRUE(torch::equal(StateDict(*reloaded->unet).at(name), tensor)) << name;
+  }
+  for (const auto& [name, tensor] : StateDict(*converted->text_encoder_2)) {
+    ASSERT_TRUE(torch::equal(StateDict(*reloaded->text_encoder_2).at(name), tensor)) << name;
+  }
+  torch::NoGradGuard no_grad;
+  torch::Tensor latents = torch::randn({1, 4, 4, 4});
+  ExpectClose(reloaded->vae->Decode(latents), original.vae->Decode(latents), "vae");
+
+  auto again = SaveDiffusersModel(*converted, dir_ / "diffusers");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SingleFileLoadTest, HalfPrecisionExportKeepsConfigsAndCastsWeights) {
+  Original original = MakeSd1();
+  ASSERT_TRUE(SaveSafetensors(dir_ / "v1.safetensors", original.file).ok());
+  ASSERT_TRUE(tokenizer::WriteByteLevelTokenizer(dir_ / "tokenizer").ok());
+  auto converted = LoadSingleFileCheckpoint(dir_ / "v1.safetensors", dir_ / "tokenizer");
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  ASSERT_TRUE(SaveDiffusersModel(*converted, dir_ / "fp16", torch::kFloat16).ok());
+  auto weights = LoadSafetensors(dir_ / "fp16" / "unet" / "diffusion_pytorch_model.safetensors");
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EXPECT_EQ(weights->at("conv_in.weight").scalar_type(), torch::kFloat16);
+  auto reloaded = LoadDiffusersModel(dir_ / "fp16");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(reloaded->unet->config().ToJson(), converted->unet->config().ToJson());
+  EXPECT_TRUE(torch::equal(StateDict(*reloaded->unet).at("conv_in.weight"),
+                           StateDict(*converted->unet).at("conv_in.weight").to(torch::kHalf).to(
+                               torch::kFloat)));
 }
 
 TEST_F(SingleFileLoadTest, ErrorsNameTheFile) {

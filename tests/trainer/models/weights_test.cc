@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "trainer/models/lora_compatible_linear.h"
 
 namespace easel::models {
@@ -20,7 +21,7 @@ class WeightsTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { easel::RemoveTree(dir_).IgnoreError(); }
   std::filesystem::path dir_;
 };
 

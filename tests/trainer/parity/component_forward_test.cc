@@ -120,5 +120,44 @@ TEST(ComponentForwardTest, RefusesAnUnknownComponentAndDtype) {
   EXPECT_THAT(status.message(), HasSubstr("--dtype"));
 }
 
+TEST(ComponentForwardTest, RandomLoraAdaptsTheTargetsItIsGiven) {
+  const std::filesystem::path dir = GoldenRoot() / "tiny_sd15_unet";
+  const auto scratch = ScratchDir();
+  const auto lora = scratch / "random_conv_lora.safetensors";
+  absl::Status status = RunComponentForward({.component = "unet",
+                                             .dir = dir,
+                                             .inputs = dir / "inputs.safetensors",
+                                             .output = scratch / "with_lora.safetensors",
+                                             .random_lora_rank = 2,
+                                             .save_lora = lora,
+                                             .lora_style = "kohya",
+                                             .lora_targets = {"conv1", "proj_in"}});
+  ASSERT_TRUE(status.ok()) << status;
+  auto tensors = models::LoadSafetensors(lora);
+  ASSERT_TRUE(tensors.ok()) << tensors.status();
+  ASSERT_FALSE(tensors->empty());
+  for (const auto& [key, tensor] : *tensors) {
+    EXPECT_TRUE(key.find("_conv1.") != std::string::npos ||
+                key.find("_proj_in.") != std::string::npos)
+        << key;
+    if (!key.ends_with(".alpha")) EXPECT_EQ(tensor.dim(), 4) << key;
+  }
+  EXPECT_TRUE(tensors->contains("lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight"));
+
+  // The file applied with --lora gives the same output as the run that wrote it.
+  status = RunComponentForward({.component = "unet",
+                                .dir = dir,
+                                .inputs = dir / "inputs.safetensors",
+                                .output = scratch / "applied.safetensors",
+                                .lora = lora});
+  ASSERT_TRUE(status.ok()) << status;
+  auto written = models::LoadSafetensors(scratch / "with_lora.safetensors");
+  auto applied = models::LoadSafetensors(scratch / "applied.safetensors");
+  auto expected = models::LoadSafetensors(dir / "expected.safetensors");
+  ASSERT_TRUE(written.ok() && applied.ok() && expected.ok());
+  EXPECT_TRUE(torch::equal(written->at("sample"), applied->at("sample")));
+  EXPECT_GT(RelativeError(written->at("sample"), expected->at("sample")), 1e-3);
+}
+
 }  // namespace
 }  // namespace easel::parity

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/remove_tree.h"
 #include "trainer/models/diffusers_model.h"
 #include "trainer/sampling/png_writer.h"
 
@@ -28,7 +29,7 @@ class SampleImagesTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
                                       ("sample_images_test_" + std::to_string(::getpid())));
-    std::filesystem::remove_all(*root_);
+    easel::RemoveTree(*root_).IgnoreError();
     ASSERT_TRUE(models::SaveTinyModel(*root_ / "sd", 11).ok());
     ASSERT_TRUE(models::SaveTinyModel(*root_ / "sdxl", 11, models::TinyPreset::kTinySdxl).ok());
     auto sd = models::LoadDiffusersModel(*root_ / "sd");
@@ -41,7 +42,7 @@ class SampleImagesTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete sd_;
     delete sdxl_;
-    std::filesystem::remove_all(*root_);
+    easel::RemoveTree(*root_).IgnoreError();
     delete root_;
   }
 

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/remove_tree.h"
 #include "trainer/tokenizer/clip_tokenizer.h"
 
 namespace easel::tokenizer {
@@ -25,13 +26,13 @@ class AddedTokensTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() /
            ("added_tokens_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    easel::RemoveTree(dir_).IgnoreError();
     ASSERT_TRUE(WriteByteLevelTokenizer(dir_).ok());
     auto tokenizer = CLIPTokenizer::FromDirectory(dir_);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     tokenizer_ = std::make_unique<CLIPTokenizer>(*std::move(tokenizer));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { easel::RemoveTree(dir_).IgnoreError(); }
 
   int64_t Id(const char* token) const { return tokenizer_->TokenId(token); }
   void WriteJson(const char* name, const nlohmann::json& json) const {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/remove_tree.h"
 #include "gtest/gtest.h"
 
 namespace easel::worker {
@@ -34,15 +35,19 @@ TEST(TaskSpecTest, ResolutionComesFromTheBaseModelWhenNotGiven) {
   EXPECT_EQ(spec->trainer_spec["lora_alpha"], 4.0);
   EXPECT_EQ(spec->trainer_spec["seed"], 7);
   EXPECT_EQ(spec->trainer_spec["base_model"], "easel/tiny:v1");
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(spec->trainer_spec["lora_format"], "diffusers");
+  EXPECT_EQ(spec->trainer_spec["mixed_precision"], "auto");
+  easel::RemoveTree(dir).IgnoreError();
 }
 
 TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
   easel::v1::Task task = MakeTask("/nonexistent");
   (*task.mutable_input()->mutable_fields())["resolution"].set_number_value(128);
+  (*task.mutable_input()->mutable_fields())["lora_format"].set_string_value("kohya");
   auto spec = MakeTaskSpec(task);
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->resolution, 128);
+  EXPECT_EQ(spec->trainer_spec["lora_format"], "kohya");
   auto args = PreprocessArgs(*spec, "/bin/pre", "/w/a.zip", "/w/prepared");
   EXPECT_EQ(args, (std::vector<std::string>{"/bin/pre", "--archive", "/w/a.zip", "--output",
                                             "/w/prepared", "--resolution", "128",
