@@ -27,4 +27,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEASEL_TRAINER_ONLY=
   -DEASEL_SHARED_DIR="${EASEL_SHARED_DIR:-$PWD/../shared}" > "$build/configure.log" 2>&1 \
   || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)"
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
+# The tests run on the CPU, one per core: a single libtorch thread each, or nproc tests with
+# nproc threads apiece oversubscribe the host many times over (seen: 5-minute timeouts).
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --test-dir "$build" --output-on-failure \
+  -j"$(nproc)" "$@"
