@@ -1,5 +1,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "preprocess/images/image_codec.h"
@@ -25,6 +26,72 @@ cv::Mat ThreeStripes(int width, int height) {
   image(cv::Rect(0, 0, width / 3, height)).setTo(kRed);
   image(cv::Rect(width - width / 3, 0, width / 3, height)).setTo(kBlue);
   return image;
+}
+
+// A 64x32 upright picture: four quadrants of distinct colours (BGR).
+const cv::Scalar kQuadrants[4] = {cv::Scalar(0, 0, 255), cv::Scalar(0, 255, 0),
+                                  cv::Scalar(255, 0, 0), cv::Scalar(0, 255, 255)};
+
+cv::Mat UprightQuadrants() {
+  cv::Mat image(32, 64, CV_8UC3);
+  image(cv::Rect(0, 0, 32, 16)).setTo(kQuadrants[0]);    // top left
+  image(cv::Rect(32, 0, 32, 16)).setTo(kQuadrants[1]);   // top right
+  image(cv::Rect(0, 16, 32, 16)).setTo(kQuadrants[2]);   // bottom left
+  image(cv::Rect(32, 16, 32, 16)).setTo(kQuadrants[3]);  // bottom right
+  return image;
+}
+
+// The pixels a camera stores for `upright` when it records EXIF orientation `orientation`:
+// the inverse of the transform a viewer applies (TIFF 6.0, tag 274).
+cv::Mat StoredFor(const cv::Mat& upright, int orientation) {
+  cv::Mat stored;
+  switch (orientation) {
+    case 2: cv::flip(upright, stored, 1); break;
+    case 3: cv::rotate(upright, stored, cv::ROTATE_180); break;
+    case 4: cv::flip(upright, stored, 0); break;
+    case 5: cv::transpose(upright, stored); break;
+    case 6: cv::rotate(upright, stored, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    case 7: cv::rotate(upright, stored, cv::ROTATE_90_CLOCKWISE); cv::flip(stored, stored, 0);
+      break;
+    case 8: cv::rotate(upright, stored, cv::ROTATE_90_CLOCKWISE); break;
+    default: stored = upright.clone();
+  }
+  return stored;
+}
+
+// `jpeg` with an APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation) after SOI.
+std::string WithExifOrientation(const std::string& jpeg, int orientation) {
+  const std::string tiff = std::string("MM\0\x2a\0\0\0\x08", 8) +  // header, IFD at 8
+                           std::string("\0\x01", 2) +                 // one entry
+                           std::string("\x01\x12\0\x03\0\0\0\x01", 8) +  // 274, SHORT, 1
+                           std::string("\0", 1) + static_cast<char>(orientation) +
+                           std::string("\0\0", 2) +      // value, padded to 4 bytes
+                           std::string("\0\0\0\0", 4);  // no next IFD
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const size_t length = payload.size() + 2;
+  const std::string segment = std::string("\xff\xe1", 2) + static_cast<char>(length >> 8) +
+                              static_cast<char>(length & 0xff) + payload;
+  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+}
+
+TEST(ImageCodecTest, EveryExifOrientationDecodesUpright) {
+  const cv::Mat upright = UprightQuadrants();
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    const std::string jpeg =
+        WithExifOrientation(Encode(StoredFor(upright, orientation), ".jpg"), orientation);
+    const absl::StatusOr<cv::Mat> decoded = DecodeImage(jpeg);
+    ASSERT_TRUE(decoded.ok()) << "orientation " << orientation << ": " << decoded.status();
+    ASSERT_EQ(decoded->cols, 64) << "orientation " << orientation;
+    ASSERT_EQ(decoded->rows, 32) << "orientation " << orientation;
+    const cv::Point centres[4] = {{16, 8}, {48, 8}, {16, 24}, {48, 24}};
+    for (int q = 0; q < 4; ++q) {
+      const cv::Vec3b pixel = decoded->at<cv::Vec3b>(centres[q]);
+      for (int c = 0; c < 3; ++c) {
+        EXPECT_NEAR(pixel[c], kQuadrants[q][c], 40)
+            << "orientation " << orientation << ", quadrant " << q << ", channel " << c;
+      }
+    }
+  }
 }
 
 TEST(ImageFormatTest, DetectsFormatsByMagicBytes) {
