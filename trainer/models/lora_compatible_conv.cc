@@ -34,24 +34,14 @@ torch::Tensor LoraCompatibleConv2dImpl::forward(const torch::Tensor& x) {
 }
 
 void LoraCompatibleConv2dImpl::EnableLora(int64_t rank, double alpha) {
-  torch::NoGradGuard no_grad;
+  // Built one after the other: their default initialisation draws from the global generator.
   torch::nn::Conv2d lora_a(torch::nn::Conv2dOptions(options_.in_channels, rank,
                                                     options_.kernel_size)
                                .stride(options_.stride)
                                .padding(options_.padding)
                                .bias(false));
   torch::nn::Conv2d lora_b(torch::nn::Conv2dOptions(rank, options_.out_channels, 1).bias(false));
-  lora_a->to(weight.device(), torch::kFloat32);
-  lora_b->to(weight.device(), torch::kFloat32);
-  torch::nn::init::kaiming_uniform_(lora_a->weight, std::sqrt(5.0));
-  torch::nn::init::zeros_(lora_b->weight);
-  if (has_lora()) {
-    lora_A_ = replace_module("lora_A", lora_a);
-    lora_B_ = replace_module("lora_B", lora_b);
-  } else {
-    lora_A_ = register_module("lora_A", lora_a);
-    lora_B_ = register_module("lora_B", lora_b);
-  }
+  InstallLoraPair(*this, lora_a, lora_b, weight.device(), lora_A_, lora_B_);
   lora_rank_ = rank;
   lora_scale_ = alpha / static_cast<double>(rank);
 }

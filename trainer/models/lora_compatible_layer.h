@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <vector>
 
+#include <cmath>
+
+#include <torch/nn/init.h>
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 namespace easel::models {
@@ -33,6 +37,26 @@ class LoraCompatibleLayer {
   virtual std::vector<int64_t> LoraAShape(int64_t rank) const = 0;
   virtual std::vector<int64_t> LoraBShape(int64_t rank) const = 0;
 };
+
+// Installs a fresh adapter pair in `layer` as children "lora_A" / "lora_B" (replacing an earlier
+// pair held in `slot_a` / `slot_b`): float32 on `device`, lora_A kaiming-uniform (a = sqrt(5)),
+// lora_B zeros, so the adapter starts as a no-op.
+template <typename Holder>
+void InstallLoraPair(torch::nn::Module& layer, Holder lora_a, Holder lora_b,
+                     torch::Device device, Holder& slot_a, Holder& slot_b) {
+  torch::NoGradGuard no_grad;
+  lora_a->to(device, torch::kFloat32);
+  lora_b->to(device, torch::kFloat32);
+  torch::nn::init::kaiming_uniform_(lora_a->weight, std::sqrt(5.0));
+  torch::nn::init::zeros_(lora_b->weight);
+  if (slot_a.is_empty()) {
+    slot_a = layer.register_module("lora_A", lora_a);
+    slot_b = layer.register_module("lora_B", lora_b);
+  } else {
+    slot_a = layer.replace_module("lora_A", lora_a);
+    slot_b = layer.replace_module("lora_B", lora_b);
+  }
+}
 
 }  // namespace easel::models
 

@@ -29,21 +29,10 @@ torch::Tensor LoraCompatibleLinearImpl::forward(const torch::Tensor& x) {
 }
 
 void LoraCompatibleLinearImpl::EnableLora(int64_t rank, double alpha) {
-  torch::NoGradGuard no_grad;
-  auto options = torch::TensorOptions().device(weight.device()).dtype(torch::kFloat32);
+  // Built one after the other: their default initialisation draws from the global generator.
   torch::nn::Linear lora_a(torch::nn::LinearOptions(in_features_, rank).bias(false));
   torch::nn::Linear lora_b(torch::nn::LinearOptions(rank, out_features_).bias(false));
-  lora_a->to(options.device(), torch::kFloat32);
-  lora_b->to(options.device(), torch::kFloat32);
-  torch::nn::init::kaiming_uniform_(lora_a->weight, std::sqrt(5.0));
-  torch::nn::init::zeros_(lora_b->weight);
-  if (has_lora()) {
-    lora_A_ = replace_module("lora_A", lora_a);
-    lora_B_ = replace_module("lora_B", lora_b);
-  } else {
-    lora_A_ = register_module("lora_A", lora_a);
-    lora_B_ = register_module("lora_B", lora_b);
-  }
+  InstallLoraPair(*this, lora_a, lora_b, weight.device(), lora_A_, lora_B_);
   lora_rank_ = rank;
   lora_scale_ = alpha / static_cast<double>(rank);
 }

@@ -1,8 +1,6 @@
 #include "trainer/models/single_file.h"
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <unordered_map>
 
 #include <torch/torch.h>
@@ -119,45 +117,6 @@ absl::StatusOr<SingleFileComponents> ConvertUnchecked(
   return components;
 }
 
-absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("missing ", path.string()));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// The tokenizer in `dir` (vocab.json, merges.txt), padding with `pad_token` whatever its
-// tokenizer_config.json says: SDXL's second tokenizer pads with "!".
-absl::StatusOr<tokenizer::CLIPTokenizer> TokenizerPaddingWith(const std::filesystem::path& dir,
-                                                              int model_max_length,
-                                                              std::string_view pad_token) {
-  EASEL_ASSIGN_OR_RETURN(std::string vocab_text, ReadText(dir / "vocab.json"));
-  EASEL_ASSIGN_OR_RETURN(std::string merges_text, ReadText(dir / "merges.txt"));
-  nlohmann::json vocab_json = nlohmann::json::parse(vocab_text, nullptr, false);
-  if (!vocab_json.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat((dir / "vocab.json").string(), " is not a JSON object"));
-  }
-  std::unordered_map<std::string, int64_t> vocab;
-  for (const auto& [token, id] : vocab_json.items()) {
-    if (!id.is_number_integer()) {
-      return absl::InvalidArgumentError(absl::StrCat((dir / "vocab.json").string(), ": token \"",
-                                                     token, "\" has a non-integer id"));
-    }
-    vocab.emplace(token, id.get<int64_t>());
-  }
-  std::vector<std::string> merges;
-  std::istringstream lines(merges_text);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line.rfind("#version", 0) == 0) continue;
-    merges.push_back(line);
-  }
-  return tokenizer::CLIPTokenizer::FromVocabAndMerges(std::move(vocab), merges, model_max_length,
-                                                      pad_token);
-}
-
 absl::Status UseTokenizerIds(const tokenizer::CLIPTokenizer& tokenizer,
                              const std::filesystem::path& dir, CLIPTextConfig& config) {
   if (tokenizer.vocab_size() > config.vocab_size) {
@@ -183,9 +142,10 @@ absl::Status LoadTokenizers(const std::filesystem::path& tokenizer_dir,
   const bool own_second =
       diffusers_layout && std::filesystem::exists(tokenizer_dir / "tokenizer_2" / "vocab.json");
   const std::filesystem::path second = own_second ? tokenizer_dir / "tokenizer_2" : first;
+  // Without its own tokenizer_2/, SDXL's second tokenizer is the first one padding with "!".
   absl::StatusOr<tokenizer::CLIPTokenizer> tokenizer_2 =
       own_second ? tokenizer::CLIPTokenizer::FromDirectory(second)
-                 : TokenizerPaddingWith(second, model.tokenizer->model_max_length(), "!");
+                 : model.tokenizer->WithPadToken("!");
   if (!tokenizer_2.ok()) return tokenizer_2.status();
   EASEL_RETURN_IF_ERROR(UseTokenizerIds(*tokenizer_2, second, *components.text_encoder_2_config));
   model.tokenizer_2 = std::make_shared<tokenizer::CLIPTokenizer>(std::move(*tokenizer_2));

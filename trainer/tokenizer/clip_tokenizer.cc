@@ -196,6 +196,17 @@ absl::StatusOr<CLIPTokenizer> CLIPTokenizer::FromDirectory(const std::filesystem
   return tokenizer;
 }
 
+absl::StatusOr<CLIPTokenizer> CLIPTokenizer::WithPadToken(std::string_view pad_token) const {
+  auto it = vocab_.find(std::string(pad_token));
+  if (it == vocab_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("pad token \"", std::string(pad_token),
+                                                   "\" is not in the vocabulary"));
+  }
+  CLIPTokenizer copy = *this;
+  copy.pad_id_ = it->second;
+  return copy;
+}
+
 absl::Status CLIPTokenizer::AddRecordedTokens(const std::filesystem::path& dir) {
   EASEL_ASSIGN_OR_RETURN(auto recorded, ReadAddedTokenFiles(dir));
   std::vector<std::string> new_tokens;

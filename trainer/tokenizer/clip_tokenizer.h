@@ -38,6 +38,8 @@ class CLIPTokenizer {
   // CLIP's original merges file (bpe_simple_vocab_16e6.txt.gz): the vocabulary is derived from
   // the merges, as OpenAI's tokenizer does (first 48894 merges).
   static absl::StatusOr<CLIPTokenizer> FromMergesGz(const std::filesystem::path& path);
+  // A copy that pads with `pad_token` (a vocabulary entry) instead; InvalidArgument if absent.
+  absl::StatusOr<CLIPTokenizer> WithPadToken(std::string_view pad_token) const;
 
   std::vector<int64_t> Encode(std::string_view text) const;  // BOS ... EOS, no truncation/padding
   // Truncates keeping EOS last, pads with pad id.

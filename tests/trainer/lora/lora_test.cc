@@ -1,9 +1,11 @@
 #include "trainer/lora/lora.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -204,14 +206,22 @@ TEST(LoraTest, LoadErrorsNameMissingKeysAndShapeMismatches) {
   EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("does-not-exist.safetensors"));
 }
 
-TEST(LoraTest, TrainingStepsChangeOnlyTheAdapters) {
+// Attention projections alone, and LoCon-style with the resnets' convolutions too.
+class LoraTrainingStepTest : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+TEST_P(LoraTrainingStepTest, ChangesOnlyTheAdapters) {
   auto unet = TinyUNet(7);
   std::map<std::string, torch::Tensor> base_before;
   for (const auto& item : unet->named_parameters()) {
     base_before[item.key()] = item.value().detach().clone();
   }
-  auto trainable = InjectLora({"unet", unet.get()}, LoraOptions{});
+  auto trainable = InjectLora({"unet", unet.get()}, LoraOptions{.target_modules = GetParam()});
   ASSERT_TRUE(trainable.ok());
+  for (const std::string& target : GetParam()) {
+    EXPECT_TRUE(std::any_of(trainable->begin(), trainable->end(), [&](const NamedParameter& p) {
+      return p.name.find("." + target + ".lora_B.weight") != std::string::npos;
+    })) << "no adapter on " << target;
+  }
   std::vector<torch::Tensor> parameters;
   std::map<std::string, torch::Tensor> lora_before;
   for (const auto& p : *trainable) {
@@ -243,6 +253,12 @@ TEST(LoraTest, TrainingStepsChangeOnlyTheAdapters) {
   for (const auto& p : *trainable) changed += !torch::equal(p.parameter, lora_before[p.name]);
   EXPECT_EQ(changed, static_cast<int>(trainable->size()));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Targets, LoraTrainingStepTest,
+    ::testing::Values(std::vector<std::string>{"to_q", "to_k", "to_v", "to_out.0"},
+                      std::vector<std::string>{"to_q", "conv1", "conv2", "conv_shortcut",
+                                               "proj_out"}));
 
 }  // namespace
 }  // namespace easel::lora

@@ -41,6 +41,19 @@ TEST_F(ByteLevelTokenizerTest, LoadsWithSpecialIds) {
   EXPECT_EQ(tokenizer->model_max_length(), 77);
 }
 
+TEST_F(ByteLevelTokenizerTest, WithPadTokenChangesOnlyThePadding) {
+  auto tokenizer = CLIPTokenizer::FromDirectory(*dir_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  auto bang = tokenizer->WithPadToken("!");
+  ASSERT_TRUE(bang.ok()) << bang.status();
+  EXPECT_EQ(bang->pad_id(), bang->TokenId("!"));
+  EXPECT_NE(bang->pad_id(), tokenizer->pad_id());
+  EXPECT_EQ(bang->EncodePadded("a cat", 77).back(), bang->pad_id());
+  EXPECT_EQ(bang->Encode("a cat"), tokenizer->Encode("a cat"));
+  auto missing = tokenizer->WithPadToken("<no such token>");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ByteLevelTokenizerTest, EncodesBytesWithEndOfWordMarker) {
   auto tokenizer = CLIPTokenizer::FromDirectory(*dir_);
   ASSERT_TRUE(tokenizer.ok());
