@@ -370,6 +370,9 @@ int Main(int argc, char** argv) {
   forward->add_option("--device", forward_options.device, "cpu or cuda")->capture_default_str();
   forward->add_option("--dtype", forward_options.dtype, "float32, bfloat16 or float16")
       ->capture_default_str();
+  forward->add_option("--attention-backend", forward_options.attention_backend,
+                      "auto, or one attention kernel: flash, efficient, math or cudnn")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include <torch/torch.h>
 
@@ -48,14 +47,14 @@ class CLIPAttentionImpl : public torch::nn::Module {
     q_proj_ = register_module("q_proj", LoraCompatibleLinear(dim, dim));
     out_proj_ = register_module("out_proj", LoraCompatibleLinear(dim, dim));
   }
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
+  torch::Tensor forward(const torch::Tensor& x) {
     const int64_t batch = x.size(0), length = x.size(1);
     auto split = [&](const torch::Tensor& t) {
       return t.view({batch, length, heads_, head_dim_}).transpose(1, 2);
     };
     const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
-    torch::Tensor out =
-        compat::ScaledDotProductAttention(split(q_proj_(x)), split(k_proj_(x)), split(v_proj_(x)), scale, mask);
+    torch::Tensor out = compat::CausalScaledDotProductAttention(split(q_proj_(x)), split(k_proj_(x)),
+                                                                split(v_proj_(x)), scale);
     return out_proj_(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
   }
 
@@ -96,8 +95,8 @@ class CLIPEncoderLayerImpl : public torch::nn::Module {
     mlp_ = register_module("mlp", CLIPMLP(config));
     layer_norm2_ = register_module("layer_norm2", norm());
   }
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask) {
-    torch::Tensor h = x + self_attn_(layer_norm1_(x), mask);
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor h = x + self_attn_(layer_norm1_(x));
     return h + mlp_(layer_norm2_(h));
   }
 
@@ -130,15 +129,11 @@ class CLIPTextTransformerImpl : public torch::nn::Module {
 
   CLIPTextOutput forward(const torch::Tensor& input_ids) {
     TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [B,L], got ", input_ids.sizes());
-    const int64_t length = input_ids.size(1);
     CLIPTextOutput output;
     torch::Tensor x = embeddings(input_ids);
     output.hidden_states.push_back(x);
-    torch::Tensor mask = torch::full({length, length}, -std::numeric_limits<float>::infinity(),
-                                     x.options().dtype(torch::kFloat32))
-                             .triu(1);
     for (auto& layer : layers_) {
-      x = layer(x, mask);
+      x = layer(x);
       output.hidden_states.push_back(x);
     }
     output.last_hidden_state = final_layer_norm(x);

@@ -19,7 +19,9 @@ LoraCompatibleLinearImpl::LoraCompatibleLinearImpl(int64_t in_features, int64_t 
 }
 
 torch::Tensor LoraCompatibleLinearImpl::forward(const torch::Tensor& x) {
-  torch::Tensor out = torch::nn::functional::linear(x, weight, bias);
+  // at::linear, as PyTorch's nn.Linear calls it: for [B, N, C] inputs it folds the bias into
+  // the GEMM (one rounding in bf16), where the C++ frontend's functional::linear adds it after.
+  torch::Tensor out = torch::linear(x, weight, bias);
   if (has_lora() && lora_scale_ != 0.0) {
     const auto lora_dtype = lora_A_->weight.scalar_type();
     torch::Tensor delta = lora_B_->forward(lora_A_->forward(x.to(lora_dtype)));

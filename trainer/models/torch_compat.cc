@@ -1,9 +1,12 @@
 #include "trainer/models/torch_compat.h"
 
+#include <limits>
 #include <optional>
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
 #if EASEL_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -24,6 +27,21 @@ torch::Tensor ScaledDotProductAttention(const torch::Tensor& q, const torch::Ten
   if (additive_mask.defined()) scores = scores + additive_mask.to(torch::kFloat32);
   torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
   return torch::matmul(probs, v);
+#endif
+}
+
+torch::Tensor CausalScaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                              const torch::Tensor& v, double scale) {
+#if EASEL_TORCH_HAS_SDPA
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt, /*dropout_p=*/0.0,
+                                          /*is_causal=*/true, scale);
+#else
+  const int64_t length = q.size(-2);
+  const torch::Tensor mask = torch::full({length, k.size(-2)},
+                                         -std::numeric_limits<float>::infinity(),
+                                         q.options().dtype(torch::kFloat32))
+                                 .triu(1);
+  return ScaledDotProductAttention(q, k, v, scale, mask);
 #endif
 }
 
@@ -74,6 +92,22 @@ AutocastGuard::AutocastGuard(c10::DeviceType device_type, c10::ScalarType dtype)
 AutocastGuard::~AutocastGuard() {
   SetAutocast(device_type_, previous_enabled_, previous_dtype_);
   at::autocast::clear_cache();
+}
+
+absl::Status SetAttentionBackend(const std::string& name) {
+  if (name == "auto") return absl::OkStatus();
+#if EASEL_TORCH_HAS_SDPA
+  if (name == "flash" || name == "efficient" || name == "math" || name == "cudnn") {
+    at::globalContext().setSDPUseFlash(name == "flash");
+    at::globalContext().setSDPUseMemEfficient(name == "efficient");
+    at::globalContext().setSDPUseMath(name == "math");
+    at::globalContext().setSDPUseCuDNN(name == "cudnn");
+    return absl::OkStatus();
+  }
+#endif
+  return absl::InvalidArgumentError(absl::StrCat(
+      "attention backend must be auto", EASEL_TORCH_HAS_SDPA ? ", flash, efficient, math or cudnn" : "",
+      " with this libtorch, got \"", name, "\""));
 }
 
 void SetAllowTf32(bool allow) {

@@ -5,9 +5,12 @@
 // CUDA libtorch of a PyTorch 2.x install. Everything version-dependent goes through here.
 
 #include <cstdint>
+#include <string>
 
 #include <torch/types.h>
 #include <torch/version.h>
+
+#include "absl/status/status.h"
 
 #if TORCH_VERSION_MAJOR >= 2
 #define EASEL_TORCH_HAS_SDPA 1
@@ -25,6 +28,11 @@ torch::Tensor ScaledDotProductAttention(const torch::Tensor& q, const torch::Ten
                                         const torch::Tensor& v, double scale,
                                         const torch::Tensor& additive_mask = {});
 
+// The same with a causal mask (position i attends to positions <= i), given to the kernel as
+// is_causal rather than as a mask tensor, so CUDA runs the flash kernel as transformers does.
+torch::Tensor CausalScaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                              const torch::Tensor& v, double scale);
+
 // Turns autocast on for `device_type` with `dtype` while alive and restores the previous
 // state on destruction (the API differs between 1.13 and 2.x).
 class AutocastGuard {
@@ -39,6 +47,11 @@ class AutocastGuard {
   bool previous_enabled_;
   c10::ScalarType previous_dtype_;
 };
+
+// Restricts scaled-dot-product attention to one kernel: "flash", "efficient", "math" or
+// "cudnn"; "auto" leaves libtorch's choice. InvalidArgument for another name, or for a kernel
+// this libtorch does not have (1.13 has only its own reference implementation: "auto").
+absl::Status SetAttentionBackend(const std::string& name);
 
 // Whether fp32 matmuls and convolutions may use TF32 on CUDA (off for parity checks).
 void SetAllowTf32(bool allow);

@@ -123,6 +123,9 @@ absl::StatusOr<TensorMap> RunTextEncoder(const ComponentForwardOptions& options,
                     {"pooler_output", out.pooler_output},
                     {"penultimate_hidden_state", out.hidden_states[out.hidden_states.size() - 2]}};
   if (out.text_embeds.defined()) outputs["text_embeds"] = out.text_embeds;
+  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+    outputs[absl::StrCat("hidden_state_", i)] = out.hidden_states[i];
+  }
   return outputs;
 }
 
@@ -143,6 +146,7 @@ absl::Status RunUnchecked(const ComponentForwardOptions& options) {
   EASEL_ASSIGN_OR_RETURN(torch::Dtype dtype, ParseDtype(options.dtype));
   EASEL_ASSIGN_OR_RETURN(torch::Device device, ParseDevice(options.device));
   compat::SetAllowTf32(false);
+  EASEL_RETURN_IF_ERROR(compat::SetAttentionBackend(options.attention_backend));
   EASEL_ASSIGN_OR_RETURN(TensorMap tensors, models::LoadSafetensors(options.inputs));
   Inputs inputs(std::move(tensors), device, dtype);
   torch::NoGradGuard no_grad;

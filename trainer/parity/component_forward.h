@@ -18,7 +18,9 @@ namespace easel::parity {
 //   text_encoder  input_ids (int64)                                 last_hidden_state,
 //                                                                   pooler_output,
 //                                                                   penultimate_hidden_state,
-//                                                                   [text_embeds]
+//                                                                   [text_embeds],
+//                                                                   hidden_state_0 (embeddings)
+//                                                                   .. hidden_state_N (layer N)
 //   vae           pixels, latents                                   latent_mean, latent_logvar,
 //                                                                   decoded
 //
@@ -40,6 +42,7 @@ struct ComponentForwardOptions {
   std::vector<std::string> lora_targets;
   std::string device = "cpu";    // cpu | cuda
   std::string dtype = "float32";  // float32 | bfloat16 | float16
+  std::string attention_backend = "auto";  // compat::SetAttentionBackend
 };
 
 absl::Status RunComponentForward(const ComponentForwardOptions& options);
