@@ -9,6 +9,7 @@ packages=(
   libzip-dev zipcmp zipmerge ziptool
   libabsl-dev prometheus-cpp-dev libsqlite3-dev nlohmann-json3-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-objdetect-dev libopencv-contrib-dev opencv-data libjpeg-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libstb-dev
   python3-pil

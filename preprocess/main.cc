@@ -37,28 +37,51 @@ int EmitError(const std::string& message, bool user) {
 int Run(int argc, char** argv) {
   easel::preprocess::PreprocessOptions options;
   CLI::App app{"Turns an archive of training images into a prepared dataset directory:\n"
-               "manifest.json plus images/NNNN.png, centre-cropped and resized to a square.\n"
+               "manifest.json plus images/NNNN.png, cropped around a face, the salient part\n"
+               "or the centre and resized (masks/NNNN.png for images with transparency).\n"
                "stdout carries JSON lines only (progress, done, error).\n"
                "Exit codes: 0 ok, 2 user error (bad archive, no images, bad captions), 1 other."};
   app.footer(
       "Example:\n"
       "  easel-preprocess --archive data.zip --output dataset --resolution 512 \\\n"
       "      --token-string sks --caption-prefix \"a photo of TOK\"\n"
-      "Captions come from caption.csv in the archive (columns image_file, caption), matched by\n"
-      "file name; other images get --caption-prefix. The whole word TOK in any caption is\n"
+      "Captions come from caption.csv or captions.csv in the archive (columns image_file,\n"
+      "caption), matched by file name, or from a sidecar photo.txt / photo.caption beside\n"
+      "photo.jpg; other images get --caption-prefix. The whole word TOK in any caption is\n"
       "replaced by --token-string.");
   app.add_option("--archive", options.archive, "The uploaded archive: zip, tar or tar.gz (told apart by magic bytes)")->required();
   app.add_option("--output", options.output,
                  "Dataset directory to create (must not exist, or be empty)")
       ->required();
-  app.add_option("--resolution", options.resolution, "Side of the square output images")
+  app.add_option("--resolution", options.resolution,
+                 "Side of the square output images (with --aspect-buckets: about the area of\n"
+                 "that square)")
       ->capture_default_str()
       ->check(CLI::Range(easel::preprocess::kMinResolution, easel::preprocess::kMaxResolution));
   app.add_option("--token-string", options.token_string,
                  "Trigger token that replaces the placeholder TOK in captions")
       ->capture_default_str();
   app.add_option("--caption-prefix", options.caption_prefix,
-                 "Caption for images caption.csv does not name")
+                 "Caption for images without a caption.csv row or a sidecar")
+      ->capture_default_str();
+  app.add_option("--crop-based-on-salience", options.crop_based_on_salience,
+                 "true: centre each crop on the salient part of the image (OpenCV's saliency);\n"
+                 "false: on the image's centre. Ignored when face detection is on")
+      ->default_str(options.crop_based_on_salience ? "true" : "false");
+  app.add_option("--use-face-detection-instead", options.use_face_detection_instead,
+                 "true: centre each crop on the largest face found (OpenCV's Haar cascade),\n"
+                 "or on the image's centre when none is found (noted in the manifest)")
+      ->default_str(options.use_face_detection_instead ? "true" : "false");
+  app.add_option("--aspect-buckets", options.aspect_buckets,
+                 "true: crop each image to the aspect-ratio bucket nearest its own (about\n"
+                 "resolution² pixels, sides multiples of 64, 1:2 to 2:1) instead of a square")
+      ->default_str(options.aspect_buckets ? "true" : "false");
+  app.add_option("--max-pixels", options.max_pixels,
+                 "Images with more pixels than this are skipped before decoding")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--face-cascade", options.face_cascade,
+                 "OpenCV Haar cascade (XML) used by --use-face-detection-instead")
       ->capture_default_str();
   try {
     app.parse(argc, argv);

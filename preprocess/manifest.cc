@@ -11,25 +11,33 @@ namespace {
 using ordered_json = nlohmann::ordered_json;
 
 ordered_json ImageToJson(const ManifestImage& image) {
-  return ordered_json{{"source", image.source},
-                      {"file", image.file},
-                      {"caption", image.caption},
-                      {"caption_source", image.caption_source},
-                      {"width", image.width},
-                      {"height", image.height},
-                      {"original_width", image.original_width},
-                      {"original_height", image.original_height},
-                      {"crop",
-                       ordered_json{{"x", image.crop.x},
-                                    {"y", image.crop.y},
-                                    {"width", image.crop.width},
-                                    {"height", image.crop.height}}}};
+  ordered_json json;
+  json["source"] = image.source;
+  json["file"] = image.file;
+  if (!image.mask.empty()) json["mask"] = image.mask;
+  json["caption"] = image.caption;
+  json["caption_source"] = image.caption_source;
+  json["width"] = image.width;
+  json["height"] = image.height;
+  json["original_width"] = image.original_width;
+  json["original_height"] = image.original_height;
+  json["crop"] = ordered_json{{"x", image.crop.x},
+                              {"y", image.crop.y},
+                              {"width", image.crop.width},
+                              {"height", image.crop.height}};
+  if (!image.focus.empty()) json["focus"] = image.focus;
+  return json;
+}
+
+std::string OptionalString(const nlohmann::json& json, const char* key) {
+  return json.contains(key) ? json.at(key).get<std::string>() : std::string();
 }
 
 ManifestImage ImageFromJson(const nlohmann::json& json) {
   const nlohmann::json& crop = json.at("crop");
   return ManifestImage{.source = json.at("source").get<std::string>(),
                        .file = json.at("file").get<std::string>(),
+                       .mask = OptionalString(json, "mask"),
                        .caption = json.at("caption").get<std::string>(),
                        .caption_source = json.at("caption_source").get<std::string>(),
                        .width = json.at("width").get<int>(),
@@ -39,7 +47,8 @@ ManifestImage ImageFromJson(const nlohmann::json& json) {
                        .crop = CropBox{.x = crop.at("x").get<int>(),
                                        .y = crop.at("y").get<int>(),
                                        .width = crop.at("width").get<int>(),
-                                       .height = crop.at("height").get<int>()}};
+                                       .height = crop.at("height").get<int>()},
+                       .focus = OptionalString(json, "focus")};
 }
 
 }  // namespace
@@ -51,11 +60,17 @@ std::string SerializeManifest(const Manifest& manifest) {
   for (const ManifestSkip& skip : manifest.skipped) {
     skipped.push_back(ordered_json{{"source", skip.source}, {"reason", skip.reason}});
   }
-  const ordered_json json{{"version", manifest.version},
-                          {"resolution", manifest.resolution},
-                          {"images", std::move(images)},
-                          {"skipped", std::move(skipped)},
-                          {"warnings", manifest.warnings}};
+  ordered_json json{{"version", manifest.version}, {"resolution", manifest.resolution}};
+  if (!manifest.buckets.empty()) {
+    ordered_json buckets = ordered_json::array();
+    for (const ManifestBucket& bucket : manifest.buckets) {
+      buckets.push_back(ordered_json{{"width", bucket.width}, {"height", bucket.height}});
+    }
+    json["buckets"] = std::move(buckets);
+  }
+  json["images"] = std::move(images);
+  json["skipped"] = std::move(skipped);
+  json["warnings"] = manifest.warnings;
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -70,6 +85,12 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view text) {
                                                      kManifestVersion, ")"));
     }
     manifest.resolution = json.at("resolution").get<int>();
+    if (json.contains("buckets")) {
+      for (const nlohmann::json& bucket : json.at("buckets")) {
+        manifest.buckets.push_back(
+            {bucket.at("width").get<int>(), bucket.at("height").get<int>()});
+      }
+    }
     for (const nlohmann::json& image : json.at("images")) {
       manifest.images.push_back(ImageFromJson(image));
     }

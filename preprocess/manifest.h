@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "preprocess/images/crop_box.h"
+#include "preprocess/crops/crop_box.h"
 
 namespace easel::preprocess {
 
@@ -14,19 +14,27 @@ namespace easel::preprocess {
 // relative to the dataset directory.
 inline constexpr char kManifestFileName[] = "manifest.json";
 inline constexpr int kManifestVersion = 1;
-inline constexpr char kCaptionSourceCsv[] = "caption.csv";
-inline constexpr char kCaptionSourcePrefix[] = "caption_prefix";
+
+// Fields added after version 1 was first written ("mask", "focus", "buckets") are optional:
+// a reader that does not know them loses nothing it needs.
 
 struct ManifestImage {
   std::string source;          // entry path inside the uploaded archive
   std::string file;            // e.g. "images/0000.png"
+  std::string mask;            // e.g. "masks/0000.png" (255 = opaque); empty: no alpha
   std::string caption;         // after placeholder substitution
-  std::string caption_source;  // kCaptionSourceCsv or kCaptionSourcePrefix
+  std::string caption_source;  // "caption.csv row 3", "photos/a.txt" or "caption_prefix"
   int width = 0;
   int height = 0;
   int original_width = 0;
   int original_height = 0;
-  CropBox crop;  // in the original image's pixels
+  CropBox crop;       // in the original image's pixels (upright, full size)
+  std::string focus;  // what the crop is centred on: "face", "salience", "center"
+};
+
+struct ManifestBucket {
+  int width = 0;
+  int height = 0;
 };
 
 struct ManifestSkip {
@@ -37,7 +45,8 @@ struct ManifestSkip {
 struct Manifest {
   int version = kManifestVersion;
   int resolution = 0;
-  std::vector<ManifestImage> images;  // sorted by source
+  std::vector<ManifestBucket> buckets;  // the aspect-ratio buckets; empty: square images
+  std::vector<ManifestImage> images;    // sorted by source
   std::vector<ManifestSkip> skipped;  // sorted by source
   std::vector<std::string> warnings;
 };

@@ -4,24 +4,26 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
-#include <opencv2/core/mat.hpp>
+#include <opencv2/core.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "preprocess/captions/caption_assignment.h"
-#include "preprocess/captions/caption_csv.h"
-#include "preprocess/captions/token_substitution.h"
-#include "preprocess/images/image_codec.h"
-#include "preprocess/images/square_crop.h"
+#include "preprocess/captions/caption_plan.h"
+#include "preprocess/crops/aspect_buckets.h"
+#include "preprocess/crops/crop_focus.h"
+#include "preprocess/image_preparation.h"
 #include "preprocess/ingest/archive_reader.h"
 #include "preprocess/manifest.h"
+#include "preprocess/ordered_parallel.h"
 #include "preprocess/staging_directory.h"
+#include "preprocess/upscale/lanczos_upscaler.h"
 
 namespace easel::preprocess {
 namespace {
@@ -37,33 +39,20 @@ absl::Status ValidateOptions(const PreprocessOptions& options) {
   if (options.token_string.empty()) {
     return absl::InvalidArgumentError("token_string must not be empty");
   }
-  return absl::OkStatus();
-}
-
-bool IsCaptionCsv(std::string_view name) {
-  const size_t slash = name.find_last_of('/');
-  return (slash == std::string_view::npos ? name : name.substr(slash + 1)) == kCaptionCsvName;
-}
-
-// Removes caption.csv from `files` and returns its captions keyed by archive file name.
-absl::StatusOr<std::map<std::string, std::string>> TakeCaptions(std::vector<ArchiveFile>& files) {
-  auto csv = std::partition(files.begin(), files.end(),
-                            [](const ArchiveFile& file) { return !IsCaptionCsv(file.name); });
-  std::vector<ArchiveFile> csv_files(std::make_move_iterator(csv),
-                                     std::make_move_iterator(files.end()));
-  files.erase(csv, files.end());
-  if (csv_files.empty()) return std::map<std::string, std::string>{};
-  if (csv_files.size() > 1) {
-    std::vector<std::string> names;
-    for (const ArchiveFile& file : csv_files) names.push_back(file.name);
-    return absl::InvalidArgumentError(absl::StrCat("the archive holds more than one ",
-                                                   kCaptionCsvName, " (",
-                                                   absl::StrJoin(names, ", "), "); keep one"));
+  if (options.aspect_buckets && options.resolution < kBucketStep) {
+    return absl::InvalidArgumentError(absl::StrCat("aspect_buckets needs a resolution of at least ",
+                                                   kBucketStep, " (got ", options.resolution,
+                                                   ")"));
   }
-  EASEL_ASSIGN_OR_RETURN(std::vector<CaptionRow> rows, ParseCaptionCsv(csv_files[0].data));
-  std::vector<std::string> names;
-  for (const ArchiveFile& file : files) names.push_back(file.name);
-  return AssignCaptions(rows, names);
+  if (options.max_pixels < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_pixels must be positive (got ", options.max_pixels, ")"));
+  }
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads must be 0 (one per core) or more (got ", options.threads, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NoImagesError(const Manifest& manifest) {
@@ -85,81 +74,167 @@ absl::Status NoImagesError(const Manifest& manifest) {
                    detail));
 }
 
+// Keeps OpenCV's own thread pool idle while our workers run (one image per core already
+// keeps the cores busy), and restores it afterwards.
+class OpenCvThreadsPaused {
+ public:
+  explicit OpenCvThreadsPaused(bool pause) : previous_(cv::getNumThreads()), paused_(pause) {
+    if (paused_) cv::setNumThreads(1);
+  }
+  ~OpenCvThreadsPaused() {
+    if (paused_) cv::setNumThreads(previous_);
+  }
+  OpenCvThreadsPaused(const OpenCvThreadsPaused&) = delete;
+  OpenCvThreadsPaused& operator=(const OpenCvThreadsPaused&) = delete;
+
+ private:
+  int previous_;
+  bool paused_;
+};
+
+int WorkerCount(const PreprocessOptions& options, size_t files) {
+  const int wanted = options.threads > 0
+                         ? options.threads
+                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(std::clamp<size_t>(files, 1, wanted));
+}
+
+// What became of one archive file: a prepared image, or the reason it was skipped.
+struct FileOutcome {
+  std::optional<PreparedImage> image;
+  std::string skip_reason;
+};
+
 class DatasetBuilder {
  public:
   DatasetBuilder(const PreprocessOptions& options, StagingDirectory& staging,
-                 std::map<std::string, std::string> csv_captions)
-      : options_(options), staging_(staging), csv_captions_(std::move(csv_captions)) {
+                 CaptionPlan captions, CropFocus focus_mode)
+      : staging_(staging),
+        captions_(std::move(captions)),
+        focus_mode_(focus_mode) {
     manifest_.resolution = options.resolution;
+    manifest_.warnings = std::move(captions_.warnings);
   }
 
-  // Decodes, crops and writes one file, or records why it was skipped. Returns the progress
-  // message.
-  absl::StatusOr<std::string> Add(const ArchiveFile& file) {
-    absl::StatusOr<cv::Mat> decoded = DecodeImage(file.data);
-    if (!decoded.ok()) {
-      if (!absl::IsInvalidArgument(decoded.status())) return decoded.status();
-      const std::string reason(decoded.status().message());
-      manifest_.skipped.push_back({file.name, reason});
-      if (csv_captions_.contains(file.name)) {
-        manifest_.warnings.push_back(
-            absl::StrCat(kCaptionCsvName, " names ", file.name, ", which was skipped"));
-      }
-      return absl::StrCat("skipped ", file.name, ": ", reason);
+  // Records one file, in source order: skipped (unusable, or the same pixels as an earlier
+  // image), or written as the next image. Returns the progress message.
+  absl::StatusOr<std::string> Commit(const std::string& name, FileOutcome outcome) {
+    if (!outcome.image) return Skip(name, outcome.skip_reason);
+    PreparedImage& prepared = *outcome.image;
+    const auto [first, inserted] = sources_by_pixels_.emplace(prepared.pixels_sha256, name);
+    if (!inserted) {
+      manifest_.warnings.push_back(
+          absl::StrCat(name, " has the same pixels as ", first->second));
+      return Skip(name, absl::StrCat("a duplicate: the same pixels as ", first->second));
     }
-    const CropBox crop = CenterSquare(decoded->cols, decoded->rows);
-    const cv::Mat square = CropAndResize(*decoded, crop, options_.resolution);
-    EASEL_ASSIGN_OR_RETURN(const std::string png, EncodeRgbPng(square));
-    const std::string relative = absl::StrFormat("images/%04d.png", manifest_.images.size());
-    EASEL_RETURN_IF_ERROR(staging_.WriteFile(relative, png));
-    ManifestImage image{.source = file.name,
-                        .file = relative,
-                        .width = square.cols,
-                        .height = square.rows,
-                        .original_width = decoded->cols,
-                        .original_height = decoded->rows,
-                        .crop = crop};
-    if (auto it = csv_captions_.find(file.name); it != csv_captions_.end()) {
-      image.caption = SubstituteTokenPlaceholder(it->second, options_.token_string);
-      image.caption_source = kCaptionSourceCsv;
-    } else {
-      image.caption = SubstituteTokenPlaceholder(options_.caption_prefix, options_.token_string);
-      image.caption_source = kCaptionSourcePrefix;
+    const size_t number = manifest_.images.size();
+    ManifestImage image{.source = name,
+                        .file = absl::StrFormat("images/%04d.png", number),
+                        .width = prepared.size.width,
+                        .height = prepared.size.height,
+                        .original_width = prepared.original_size.width,
+                        .original_height = prepared.original_size.height,
+                        .crop = prepared.crop,
+                        .focus = CropFocusName(prepared.focus)};
+    EASEL_RETURN_IF_ERROR(staging_.WriteFile(image.file, prepared.png));
+    if (!prepared.mask_png.empty()) {
+      image.mask = absl::StrFormat("masks/%04d.png", number);
+      EASEL_RETURN_IF_ERROR(staging_.WriteFile(image.mask, prepared.mask_png));
     }
+    if (focus_mode_ == CropFocus::kFace && prepared.focus != CropFocus::kFace) {
+      manifest_.warnings.push_back(
+          absl::StrCat(name, ": no face found; the crop is centred on the image"));
+    }
+    const PlannedCaption& caption = captions_.by_file.at(name);
+    image.caption = caption.caption;
+    image.caption_source = caption.source;
     manifest_.images.push_back(std::move(image));
-    return absl::StrCat("decoded ", file.name);
+    return absl::StrCat("decoded ", name);
   }
 
   Manifest& manifest() { return manifest_; }
 
  private:
-  const PreprocessOptions& options_;
+  std::string Skip(const std::string& name, const std::string& reason) {
+    manifest_.skipped.push_back({name, reason});
+    if (const PlannedCaption& caption = captions_.by_file.at(name);
+        caption.source != kCaptionPrefixSource) {
+      manifest_.warnings.push_back(
+          absl::StrCat(caption.source, " captions ", name, ", which was skipped"));
+    }
+    return absl::StrCat("skipped ", name, ": ", reason);
+  }
+
   StagingDirectory& staging_;
-  std::map<std::string, std::string> csv_captions_;
+  CaptionPlan captions_;
+  CropFocus focus_mode_;
+  std::map<std::string, std::string> sources_by_pixels_;  // the first source of each picture
   Manifest manifest_;
 };
 
 absl::StatusOr<PreprocessResult> Prepare(const PreprocessOptions& options,
                                          const ProgressCallback& on_progress) {
   EASEL_RETURN_IF_ERROR(ValidateOptions(options));
+  const CropFocus focus_mode =
+      ChooseCropFocus(options.crop_based_on_salience, options.use_face_detection_instead);
+  std::vector<FocusFinder> focus_finders;
+  EASEL_ASSIGN_OR_RETURN(FocusFinder first_finder,
+                         FocusFinder::Create(focus_mode, options.face_cascade));
+  focus_finders.push_back(std::move(first_finder));
   EASEL_ASSIGN_OR_RETURN(StagingDirectory staging, StagingDirectory::Create(options.output));
   EASEL_ASSIGN_OR_RETURN(ArchiveContents contents,
                          ReadArchive(options.archive, options.limits));
-  using CaptionsByFile = std::map<std::string, std::string>;
-  EASEL_ASSIGN_OR_RETURN(CaptionsByFile captions, TakeCaptions(contents.files));
+  EASEL_ASSIGN_OR_RETURN(
+      CaptionPlan captions,
+      PlanCaptions(contents.files, {.token_string = options.token_string,
+                                    .caption_prefix = options.caption_prefix}));
   std::sort(contents.files.begin(), contents.files.end(),
             [](const ArchiveFile& a, const ArchiveFile& b) { return a.name < b.name; });
 
-  DatasetBuilder builder(options, staging, std::move(captions));
-  const int total = static_cast<int>(contents.files.size());
-  for (int i = 0; i < total; ++i) {
-    ArchiveFile& file = contents.files[i];
-    EASEL_ASSIGN_OR_RETURN(std::string message, builder.Add(file));
+  const int workers = WorkerCount(options, contents.files.size());
+  while (static_cast<int>(focus_finders.size()) < workers) {
+    EASEL_ASSIGN_OR_RETURN(FocusFinder finder,
+                           FocusFinder::Create(focus_mode, options.face_cascade));
+    focus_finders.push_back(std::move(finder));
+  }
+  const LanczosUpscaler upscaler;
+  ImageSettings settings{.resolution = options.resolution,
+                         .limits = {.max_pixels = options.max_pixels},
+                         .upscaler = &upscaler};
+  if (options.aspect_buckets) settings.buckets = MakeAspectBuckets(options.resolution);
+
+  DatasetBuilder builder(options, staging, std::move(captions), focus_mode);
+  std::vector<ArchiveFile>& files = contents.files;
+  const int total = static_cast<int>(files.size());
+  const auto work = [&](int worker, int index) -> absl::StatusOr<FileOutcome> {
+    ArchiveFile& file = files[index];
+    absl::StatusOr<PreparedImage> prepared =
+        PrepareImage(file.data, settings, focus_finders[worker]);
     std::string().swap(file.data);
-    if (on_progress) on_progress({.step = i + 1, .total = total, .message = std::move(message)});
+    if (prepared.ok()) return FileOutcome{.image = *std::move(prepared)};
+    if (absl::IsInvalidArgument(prepared.status())) {
+      return FileOutcome{.skip_reason = std::string(prepared.status().message())};
+    }
+    return absl::Status(prepared.status().code(),
+                        absl::StrCat(file.name, ": ", prepared.status().message()));
+  };
+  const auto commit = [&](int index, FileOutcome outcome) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(std::string message,
+                           builder.Commit(files[index].name, std::move(outcome)));
+    if (on_progress) {
+      on_progress({.step = index + 1, .total = total, .message = std::move(message)});
+    }
+    return absl::OkStatus();
+  };
+  {
+    const OpenCvThreadsPaused paused(workers > 1);
+    EASEL_RETURN_IF_ERROR(RunInOrder<FileOutcome>(total, workers, work, commit));
   }
   Manifest& manifest = builder.manifest();
   if (manifest.images.empty()) return NoImagesError(manifest);
+  for (const cv::Size& bucket : settings.buckets) {
+    manifest.buckets.push_back({.width = bucket.width, .height = bucket.height});
+  }
   for (const IgnoredEntry& entry : contents.ignored) {
     if (entry.name.ends_with('/')) continue;  // directories carry nothing worth noting
     manifest.warnings.push_back(absl::StrCat("ignored ", entry.name, ": ", entry.reason));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -18,14 +19,14 @@ std::string_view BaseName(std::string_view path) {
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, std::string>> AssignCaptions(
-    const std::vector<CaptionRow>& rows, const std::vector<std::string>& archive_files) {
+absl::StatusOr<std::map<std::string, CaptionRow>> MatchCaptionRows(
+    const std::vector<CaptionRow>& rows, const std::vector<std::string>& archive_files,
+    absl::string_view csv_name) {
   std::map<std::string, std::vector<std::string>, std::less<>> files_by_base_name;
   for (const std::string& file : archive_files) {
     files_by_base_name[std::string(BaseName(file))].push_back(file);
   }
-  std::map<std::string, std::string> captions;
-  std::map<std::string, int> row_of_file;
+  std::map<std::string, CaptionRow> captions;
   std::vector<std::string> problems;
   for (const CaptionRow& row : rows) {
     const std::string wanted = absl::StrReplaceAll(row.image_file, {{"\\", "/"}});
@@ -35,8 +36,8 @@ absl::StatusOr<std::map<std::string, std::string>> AssignCaptions(
       match = wanted;
     } else if (auto it = files_by_base_name.find(BaseName(wanted));
                it == files_by_base_name.end()) {
-      problems.push_back(absl::StrCat("row ", row.row, ": image_file ", quoted,
-                                      " names no image in the archive"));
+      problems.push_back(
+          absl::StrCat("row ", row.row, ": image_file ", quoted, " names no image in the archive"));
       continue;
     } else if (it->second.size() > 1) {
       problems.push_back(absl::StrCat("row ", row.row, ": image_file ", quoted,
@@ -46,16 +47,13 @@ absl::StatusOr<std::map<std::string, std::string>> AssignCaptions(
     } else {
       match = it->second.front();
     }
-    if (auto [it, inserted] = row_of_file.emplace(match, row.row); !inserted) {
+    if (auto [it, inserted] = captions.emplace(match, row); !inserted) {
       problems.push_back(absl::StrCat("row ", row.row, ": a second caption for ", match,
-                                      " (first in row ", it->second, ")"));
-      continue;
+                                      " (first in row ", it->second.row, ")"));
     }
-    captions.emplace(match, row.caption);
   }
   if (!problems.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kCaptionCsvName, ": ", absl::StrJoin(problems, "; ")));
+    return absl::InvalidArgumentError(absl::StrCat(csv_name, ": ", absl::StrJoin(problems, "; ")));
   }
   return captions;
 }

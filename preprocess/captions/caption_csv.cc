@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "preprocess/ingest/entry_path.h"
 
 namespace easel::preprocess {
 namespace {
@@ -19,7 +20,8 @@ struct Record {
 };
 
 // Splits RFC 4180 text into records, or InvalidArgument naming the row with bad quoting.
-absl::StatusOr<std::vector<Record>> SplitRecords(std::string_view text) {
+absl::StatusOr<std::vector<Record>> SplitRecords(std::string_view text,
+                                                 absl::string_view csv_name) {
   std::vector<Record> records;
   Record current{.row = 1, .fields = {}};
   std::string field;
@@ -65,15 +67,15 @@ absl::StatusOr<std::vector<Record>> SplitRecords(std::string_view text) {
       record_has_content = true;
     } else if (field_was_quoted && c != ' ' && c != '\t') {
       return absl::InvalidArgumentError(absl::StrCat(
-          kCaptionCsvName, " row ", current.row,
+          csv_name, " row ", current.row,
           ": unexpected text after a closing quote (write a quote inside a quoted field as \"\")"));
     } else if (!field_was_quoted) {
       field.push_back(c);
     }
   }
   if (in_quotes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kCaptionCsvName, " row ", current.row, ": a quoted field is never closed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(csv_name, " row ", current.row, ": a quoted field is never closed"));
   }
   end_record();
   return records;
@@ -88,13 +90,14 @@ std::optional<size_t> FindColumn(const std::vector<std::string>& header, const c
 
 }  // namespace
 
-absl::StatusOr<std::vector<CaptionRow>> ParseCaptionCsv(std::string_view text) {
+absl::StatusOr<std::vector<CaptionRow>> ParseCaptionCsv(std::string_view text,
+                                                        absl::string_view csv_name) {
   if (text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
-  absl::StatusOr<std::vector<Record>> records = SplitRecords(text);
+  absl::StatusOr<std::vector<Record>> records = SplitRecords(text, csv_name);
   if (!records.ok()) return records.status();
   if (records->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        kCaptionCsvName, " is empty; its header must name the columns image_file and caption"));
+        csv_name, " is empty; its header must name the columns image_file and caption"));
   }
   const std::vector<std::string>& header = records->front().fields;
   const std::optional<size_t> image_column = FindColumn(header, "image_file");
@@ -103,9 +106,9 @@ absl::StatusOr<std::vector<CaptionRow>> ParseCaptionCsv(std::string_view text) {
     std::vector<std::string> missing;
     if (!image_column) missing.push_back("image_file");
     if (!caption_column) missing.push_back("caption");
-    return absl::InvalidArgumentError(absl::StrCat(
-        kCaptionCsvName, " header (row ", records->front().row, ") lacks the column(s) ",
-        absl::StrJoin(missing, ", "), "; it must name image_file and caption"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(csv_name, " header (row ", records->front().row, ") lacks the column(s) ",
+                     absl::StrJoin(missing, ", "), "; it must name image_file and caption"));
   }
   const size_t needed = std::max(*image_column, *caption_column) + 1;
   std::vector<CaptionRow> rows;
@@ -121,7 +124,10 @@ absl::StatusOr<std::vector<CaptionRow>> ParseCaptionCsv(std::string_view text) {
         .row = record.row,
         .image_file = std::string(absl::StripAsciiWhitespace(record.fields[*image_column])),
         .caption = std::string(absl::StripAsciiWhitespace(record.fields[*caption_column]))};
-    if (row.image_file.empty()) {
+    if (!IsValidUtf8(row.image_file) || !IsValidUtf8(row.caption)) {
+      problems.push_back(absl::StrCat("row ", record.row, ": text that is not valid UTF-8 (save ",
+                                      csv_name, " as UTF-8)"));
+    } else if (row.image_file.empty()) {
       problems.push_back(absl::StrCat("row ", record.row, ": empty image_file"));
     } else if (row.caption.empty()) {
       problems.push_back(
@@ -130,8 +136,7 @@ absl::StatusOr<std::vector<CaptionRow>> ParseCaptionCsv(std::string_view text) {
     rows.push_back(std::move(row));
   }
   if (!problems.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kCaptionCsvName, ": ", absl::StrJoin(problems, "; ")));
+    return absl::InvalidArgumentError(absl::StrCat(csv_name, ": ", absl::StrJoin(problems, "; ")));
   }
   return rows;
 }

@@ -10,6 +10,13 @@ bool IsWordByte(char c) {
   return byte >= 0x80 || std::isalnum(byte) || c == '_';
 }
 
+bool IsWholeWordAt(std::string_view text, size_t found, size_t length) {
+  const size_t end = found + length;
+  const bool starts_word = found == 0 || !IsWordByte(text[found - 1]) || !IsWordByte(text[found]);
+  const bool ends_word = end == text.size() || !IsWordByte(text[end]) || !IsWordByte(text[end - 1]);
+  return starts_word && ends_word;
+}
+
 }  // namespace
 
 std::string SubstituteTokenPlaceholder(std::string_view caption, std::string_view token_string) {
@@ -19,13 +26,10 @@ std::string SubstituteTokenPlaceholder(std::string_view caption, std::string_vie
   while (position < caption.size()) {
     const size_t found = caption.find(kTokenPlaceholder, position);
     if (found == std::string_view::npos) break;
-    const size_t end = found + kTokenPlaceholder.size();
-    const bool starts_word = found == 0 || !IsWordByte(caption[found - 1]);
-    const bool ends_word = end == caption.size() || !IsWordByte(caption[end]);
     result.append(caption.substr(position, found - position));
-    if (starts_word && ends_word) {
+    if (IsWholeWordAt(caption, found, kTokenPlaceholder.size())) {
       result.append(token_string);
-      position = end;
+      position = found + kTokenPlaceholder.size();
     } else {
       result.push_back(caption[found]);
       position = found + 1;
@@ -33,6 +37,15 @@ std::string SubstituteTokenPlaceholder(std::string_view caption, std::string_vie
   }
   result.append(caption.substr(position));
   return result;
+}
+
+bool ContainsWholeWord(std::string_view text, std::string_view word) {
+  if (word.empty()) return false;
+  for (size_t found = text.find(word); found != std::string_view::npos;
+       found = text.find(word, found + 1)) {
+    if (IsWholeWordAt(text, found, word.size())) return true;
+  }
+  return false;
 }
 
 }  // namespace easel::preprocess

@@ -16,6 +16,10 @@ inline constexpr std::string_view kTokenPlaceholder = "TOK";
 // and "TOKé" do not.
 std::string SubstituteTokenPlaceholder(std::string_view caption, std::string_view token_string);
 
+// True when `word` occurs in `text` as a whole word, by the rule above; an edge of `word` that
+// is not a word character needs no boundary ("<sks>" is found in "x<sks>"). Case-sensitive.
+bool ContainsWholeWord(std::string_view text, std::string_view word);
+
 }  // namespace easel::preprocess
 
 #endif  // EASEL_PREPROCESS_CAPTIONS_TOKEN_SUBSTITUTION_H_

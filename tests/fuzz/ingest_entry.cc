@@ -1,33 +1,48 @@
 #include "tests/fuzz/ingest_entry.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <opencv2/core/mat.hpp>
 
 #include "absl/status/statusor.h"
-#include "preprocess/captions/caption_assignment.h"
-#include "preprocess/captions/caption_csv.h"
-#include "preprocess/images/square_crop.h"
+#include "preprocess/captions/caption_plan.h"
+#include "preprocess/crops/crop_planner.h"
+#include "preprocess/crops/salience.h"
+#include "preprocess/images/image_codec.h"
 #include "preprocess/ingest/archive_format.h"
 #include "preprocess/ingest/archive_reader.h"
+#include "preprocess/upscale/lanczos_upscaler.h"
+#include "preprocess/upscale/resize.h"
 
 namespace easel::preprocess::fuzz {
 namespace {
 
 constexpr int kFuzzResolution = 16;
 
-// Decodes and crops one file; only a status other than InvalidArgument (the skip reasons)
-// is worth returning.
+// Decodes, crops around the salient part and resizes one file (and its mask); only a status
+// other than InvalidArgument (the skip reasons) is worth returning.
 absl::Status DecodeOne(std::string_view bytes) {
-  const absl::StatusOr<cv::Mat> image = DecodeImage(bytes, FuzzImageLimits());
+  const cv::Size target(kFuzzResolution, kFuzzResolution);
+  const absl::StatusOr<DecodedImage> image =
+      DecodeImage(bytes, FuzzImageLimits(), [](cv::Size) { return 8; });
   if (!image.ok()) {
     return absl::IsInvalidArgument(image.status()) ? absl::OkStatus() : image.status();
   }
-  const CropBox box = CenterSquare(image->cols, image->rows);
-  const cv::Mat square = CropAndResize(*image, box, kFuzzResolution);
-  if (square.cols != kFuzzResolution || square.rows != kFuzzResolution) {
-    return absl::InternalError("CropAndResize returned the wrong size");
+  std::optional<cv::Point2d> focus = SalienceFocus(image->bgr);
+  if (focus) {
+    focus->x = focus->x * image->original_size.width / image->bgr.cols;
+    focus->y = focus->y * image->original_size.height / image->bgr.rows;
+  }
+  const CropBox box = PlanCrop(image->original_size, target, focus);
+  const cv::Rect region = ScaleCropBox(box, image->original_size, image->bgr.size());
+  const absl::StatusOr<cv::Mat> resized =
+      ResizeImage(image->bgr(region), target, LanczosUpscaler());
+  if (!resized.ok()) return resized.status();
+  if (resized->size() != target) return absl::InternalError("ResizeImage returned the wrong size");
+  if (!image->mask.empty() && ResizeMask(image->mask(region), target).size() != target) {
+    return absl::InternalError("ResizeMask returned the wrong size");
   }
   return absl::OkStatus();
 }
@@ -55,19 +70,11 @@ absl::Status IngestForFuzzing(std::string_view bytes) {
     }
     absl::StatusOr<ArchiveContents> contents = ReadArchiveFromMemory(bytes, FuzzArchiveLimits());
     if (!contents.ok()) return contents.status();
-    std::vector<std::string> names;
-    for (const ArchiveFile& file : contents->files) names.push_back(file.name);
+    const absl::Status planned =
+        PlanCaptions(contents->files, {.token_string = "TOK", .caption_prefix = "a photo of TOK"})
+            .status();
+    if (!IsExpectedIngestStatus(planned)) return planned;
     for (const ArchiveFile& file : contents->files) {
-      if (file.name == kCaptionCsvName || file.name.ends_with(std::string("/") + kCaptionCsvName)) {
-        const absl::StatusOr<std::vector<CaptionRow>> rows = ParseCaptionCsv(file.data);
-        if (rows.ok()) {
-          const absl::Status assigned = AssignCaptions(*rows, names).status();
-          if (!IsExpectedIngestStatus(assigned)) return assigned;
-        } else if (!IsExpectedIngestStatus(rows.status())) {
-          return rows.status();
-        }
-        continue;
-      }
       const absl::Status decoded = DecodeOne(file.data);
       if (!decoded.ok()) return decoded;
     }

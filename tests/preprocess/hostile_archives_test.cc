@@ -44,7 +44,9 @@ using testing::ZipEntrySpec;
 
 constexpr size_t kMaxSeedBytes = 16 * 1024;
 
-std::string Jpeg() { return Encode(SolidImage(40, 30, {0, 0, 255}), ".jpg"); }
+std::string Jpeg(const cv::Scalar& bgr = {0, 0, 255}) {
+  return Encode(SolidImage(40, 30, bgr), ".jpg");
+}
 
 // A zip written by libzip, as bytes.
 std::string ZipBytes(const std::vector<ZipEntrySpec>& entries) {
@@ -467,7 +469,7 @@ TEST_F(HostileArchiveTest, BadImagesAreSkippedWithReasons) {
                 {.name = "huge.png", .data = HugePng()},
                 {.name = "truncated.jpg", .data = truncated_jpeg.substr(0, truncated_jpeg.size() / 2)},
                 {.name = "iphone.jpg", .data = HeicBytes()},
-                {.name = "notes.txt", .data = "not a picture"}});
+                {.name = "notes.pdf", .data = "not a picture"}});
   const absl::StatusOr<PreprocessResult> result = Prepare("zip_bad_images", archive);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->images, 1);
@@ -480,15 +482,16 @@ TEST_F(HostileArchiveTest, BadImagesAreSkippedWithReasons) {
                       "image too large: PNG of 100000x100000 pixels; the limit is 120000000 pixels")),
           AllOf(Field(&ManifestSkip::source, "iphone.jpg"),
                 Field(&ManifestSkip::reason, HasSubstr("unsupported image format HEIF"))),
-          AllOf(Field(&ManifestSkip::source, "notes.txt"), Field(&ManifestSkip::reason, "not an image")),
+          AllOf(Field(&ManifestSkip::source, "notes.pdf"), Field(&ManifestSkip::reason, "not an image")),
           AllOf(Field(&ManifestSkip::source, "truncated.jpg"),
                 Field(&ManifestSkip::reason, "corrupt JPEG: truncated (no end-of-image marker)"))));
 }
 
 TEST_F(HostileArchiveTest, UnicodeNamesAreKept) {
-  const std::string archive = ZipBytes({{.name = "фото/снимок.jpg", .data = Jpeg()},
-                                        {.name = "写真.jpg", .data = Jpeg()},
-                                        {.name = "café ☕.jpg", .data = Jpeg()}});
+  // Three pictures: the same pixels three times would be kept once.
+  const std::string archive = ZipBytes({{.name = "фото/снимок.jpg", .data = Jpeg({0, 0, 255})},
+                                        {.name = "写真.jpg", .data = Jpeg({0, 255, 0})},
+                                        {.name = "café ☕.jpg", .data = Jpeg({255, 0, 0})}});
   const absl::StatusOr<PreprocessResult> result = Prepare("zip_unicode_names", archive);
   ASSERT_TRUE(result.ok()) << result.status();
   const Manifest manifest = ManifestOf(result);

@@ -1,12 +1,16 @@
+#include <string>
+#include <vector>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "preprocess/images/exif_orientation.h"
 #include "preprocess/images/image_codec.h"
 #include "preprocess/images/image_format.h"
 #include "preprocess/images/image_header.h"
-#include "preprocess/images/square_crop.h"
+#include "tests/preprocess/image_fixtures.h"
 #include "tests/preprocess/test_support.h"
 
 namespace easel::preprocess {
@@ -14,8 +18,13 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using testing::CmykJpeg;
 using testing::Encode;
+using testing::PalettePng;
 using testing::SolidImage;
+using testing::WithJpegExif;
+using testing::WithPngExif;
+using testing::WithWebpExif;
 
 const cv::Scalar kRed(0, 0, 255);   // BGR
 const cv::Scalar kBlue(255, 0, 0);  // BGR
@@ -59,33 +68,19 @@ cv::Mat StoredFor(const cv::Mat& upright, int orientation) {
   return stored;
 }
 
-// `jpeg` with an APP1 Exif segment (big-endian TIFF, one IFD entry: Orientation) after SOI.
-std::string WithExifOrientation(const std::string& jpeg, int orientation) {
-  const std::string tiff = std::string("MM\0\x2a\0\0\0\x08", 8) +  // header, IFD at 8
-                           std::string("\0\x01", 2) +                 // one entry
-                           std::string("\x01\x12\0\x03\0\0\0\x01", 8) +  // 274, SHORT, 1
-                           std::string("\0", 1) + static_cast<char>(orientation) +
-                           std::string("\0\0", 2) +      // value, padded to 4 bytes
-                           std::string("\0\0\0\0", 4);  // no next IFD
-  const std::string payload = std::string("Exif\0\0", 6) + tiff;
-  const size_t length = payload.size() + 2;
-  const std::string segment = std::string("\xff\xe1", 2) + static_cast<char>(length >> 8) +
-                              static_cast<char>(length & 0xff) + payload;
-  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
-}
-
 TEST(ImageCodecTest, EveryExifOrientationDecodesUpright) {
   const cv::Mat upright = UprightQuadrants();
   for (int orientation = 1; orientation <= 8; ++orientation) {
     const std::string jpeg =
-        WithExifOrientation(Encode(StoredFor(upright, orientation), ".jpg"), orientation);
-    const absl::StatusOr<cv::Mat> decoded = DecodeImage(jpeg);
+        WithJpegExif(Encode(StoredFor(upright, orientation), ".jpg"), orientation);
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(jpeg);
     ASSERT_TRUE(decoded.ok()) << "orientation " << orientation << ": " << decoded.status();
-    ASSERT_EQ(decoded->cols, 64) << "orientation " << orientation;
-    ASSERT_EQ(decoded->rows, 32) << "orientation " << orientation;
+    ASSERT_EQ(decoded->bgr.cols, 64) << "orientation " << orientation;
+    ASSERT_EQ(decoded->bgr.rows, 32) << "orientation " << orientation;
+    EXPECT_EQ(decoded->original_size, cv::Size(64, 32)) << "orientation " << orientation;
     const cv::Point centres[4] = {{16, 8}, {48, 8}, {16, 24}, {48, 24}};
     for (int q = 0; q < 4; ++q) {
-      const cv::Vec3b pixel = decoded->at<cv::Vec3b>(centres[q]);
+      const cv::Vec3b pixel = decoded->bgr.at<cv::Vec3b>(centres[q]);
       for (int c = 0; c < 3; ++c) {
         EXPECT_NEAR(pixel[c], kQuadrants[q][c], 40)
             << "orientation " << orientation << ", quadrant " << q << ", channel " << c;
@@ -108,12 +103,13 @@ TEST(ImageFormatTest, DetectsFormatsByMagicBytes) {
 TEST(ImageCodecTest, DecodesJpegPngAndWebp) {
   const cv::Mat image = SolidImage(40, 30, kRed);
   for (const char* extension : {".jpg", ".png", ".webp"}) {
-    const absl::StatusOr<cv::Mat> decoded = DecodeImage(Encode(image, extension));
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(Encode(image, extension));
     ASSERT_TRUE(decoded.ok()) << extension << ": " << decoded.status();
-    EXPECT_EQ(decoded->cols, 40) << extension;
-    EXPECT_EQ(decoded->rows, 30) << extension;
-    EXPECT_EQ(decoded->type(), CV_8UC3) << extension;
-    const cv::Vec3b center = decoded->at<cv::Vec3b>(15, 20);
+    EXPECT_EQ(decoded->bgr.cols, 40) << extension;
+    EXPECT_EQ(decoded->bgr.rows, 30) << extension;
+    EXPECT_EQ(decoded->bgr.type(), CV_8UC3) << extension;
+    EXPECT_TRUE(decoded->mask.empty()) << extension;
+    const cv::Vec3b center = decoded->bgr.at<cv::Vec3b>(15, 20);
     EXPECT_GT(center[2], 200) << extension;  // still red (BGR order)
     EXPECT_LT(center[0], 60) << extension;
   }
@@ -122,13 +118,13 @@ TEST(ImageCodecTest, DecodesJpegPngAndWebp) {
 TEST(ImageCodecTest, CorruptJpegFailsWithReason) {
   std::string corrupt = Encode(SolidImage(64, 64, kRed), ".jpg").substr(0, 3);
   corrupt += std::string(500, '\x5a');
-  const absl::StatusOr<cv::Mat> decoded = DecodeImage(corrupt);
+  const absl::StatusOr<DecodedImage> decoded = DecodeImage(corrupt);
   EXPECT_TRUE(absl::IsInvalidArgument(decoded.status()));
   EXPECT_THAT(std::string(decoded.status().message()), StartsWith("corrupt JPEG"));
 }
 
 TEST(ImageCodecTest, OtherFormatsAreRefusedWithReason) {
-  const absl::StatusOr<cv::Mat> bmp = DecodeImage(Encode(SolidImage(8, 8, kRed), ".bmp"));
+  const absl::StatusOr<DecodedImage> bmp = DecodeImage(Encode(SolidImage(8, 8, kRed), ".bmp"));
   EXPECT_THAT(std::string(bmp.status().message()), HasSubstr("unsupported image format BMP"));
   EXPECT_EQ(DecodeImage("plain text").status().message(), "not an image");
 }
@@ -182,7 +178,7 @@ TEST(ImageHeaderTest, TruncatedJpegIsRefusedWhereverItIsCut) {
   for (size_t cut = 3; cut < jpeg.size() - 1; cut += 37) {
     const std::string truncated = jpeg.substr(0, cut);
     EXPECT_FALSE(ReadImageSize(truncated, ImageFormat::kJpeg).ok()) << cut;
-    const absl::StatusOr<cv::Mat> decoded = DecodeImage(truncated);
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(truncated);
     EXPECT_THAT(std::string(decoded.status().message()), StartsWith("corrupt JPEG")) << cut;
   }
 }
@@ -190,45 +186,176 @@ TEST(ImageHeaderTest, TruncatedJpegIsRefusedWhereverItIsCut) {
 TEST(ImageCodecTest, RefusesImagesPastThePixelLimitBeforeDecoding) {
   const std::string png = Encode(SolidImage(40, 30, kRed), ".png");
   EXPECT_TRUE(DecodeImage(png, {.max_pixels = 1200}).ok());
-  const absl::StatusOr<cv::Mat> refused = DecodeImage(png, {.max_pixels = 1199});
+  const absl::StatusOr<DecodedImage> refused = DecodeImage(png, {.max_pixels = 1199});
   EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
   EXPECT_EQ(refused.status().message(),
             "image too large: PNG of 40x30 pixels; the limit is 1199 pixels");
   EXPECT_EQ(ImageLimits().max_pixels, 120'000'000);
 }
 
-TEST(SquareCropTest, CenterSquareOfLandscapeAndPortrait) {
-  const CropBox landscape = CenterSquare(640, 480);
-  EXPECT_EQ(landscape.x, 80);
-  EXPECT_EQ(landscape.y, 0);
-  EXPECT_EQ(landscape.width, 480);
-  EXPECT_EQ(landscape.height, 480);
-  const CropBox portrait = CenterSquare(300, 501);
-  EXPECT_EQ(portrait.x, 0);
-  EXPECT_EQ(portrait.y, 100);
-  EXPECT_EQ(portrait.width, 300);
-  EXPECT_EQ(portrait.height, 300);
+cv::Vec3b PixelAt(const DecodedImage& image, int x, int y) {
+  return image.bgr.at<cv::Vec3b>(y, x);
 }
 
-TEST(SquareCropTest, ShrinksToResolutionKeepingTheCentre) {
-  // 900 wide: the centre square is x in [150, 750): 150 px of red, 300 green, 150 blue.
-  const cv::Mat image = ThreeStripes(900, 600);
-  const CropBox box = CenterSquare(image.cols, image.rows);
-  const cv::Mat square = CropAndResize(image, box, 64);
-  EXPECT_EQ(square.cols, 64);
-  EXPECT_EQ(square.rows, 64);
-  EXPECT_EQ(square.at<cv::Vec3b>(32, 2), cv::Vec3b(0, 0, 255));
-  EXPECT_EQ(square.at<cv::Vec3b>(32, 32), cv::Vec3b(0, 255, 0));
-  EXPECT_EQ(square.at<cv::Vec3b>(32, 61), cv::Vec3b(255, 0, 0));
+void ExpectNear(const cv::Vec3b& actual, const cv::Vec3b& expected, int tolerance,
+                const std::string& what) {
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(actual[c], expected[c], tolerance) << what << ", channel " << c;
+  }
 }
 
-TEST(SquareCropTest, EnlargesSmallImages) {
-  const cv::Mat image = ThreeStripes(30, 20);
-  const cv::Mat square = CropAndResize(image, CenterSquare(30, 20), 128);
-  EXPECT_EQ(square.cols, 128);
-  EXPECT_EQ(square.rows, 128);
-  EXPECT_EQ(square.type(), CV_8UC3);
-  EXPECT_EQ(square.at<cv::Vec3b>(64, 64), cv::Vec3b(0, 255, 0));
+TEST(ImageCodecTest, PngAndWebpExifOrientationIsApplied) {
+  const cv::Mat upright = UprightQuadrants();
+  const cv::Mat stored = StoredFor(upright, 6);  // 32 wide, 64 high
+  std::vector<uchar> lossless;
+  ASSERT_TRUE(cv::imencode(".webp", stored, lossless, {cv::IMWRITE_WEBP_QUALITY, 101}));
+  const std::string files[] = {
+      WithPngExif(Encode(stored, ".png"), 6),
+      WithWebpExif(std::string(lossless.begin(), lossless.end()), 32, 64, 6)};
+  for (const std::string& file : files) {
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(file);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_EQ(decoded->bgr.size(), cv::Size(64, 32));
+    EXPECT_EQ(decoded->original_size, cv::Size(64, 32));
+    const cv::Point centres[4] = {{16, 8}, {48, 8}, {16, 24}, {48, 24}};
+    for (int q = 0; q < 4; ++q) {
+      const cv::Scalar& colour = kQuadrants[q];
+      EXPECT_EQ(decoded->bgr.at<cv::Vec3b>(centres[q]), cv::Vec3b(colour[0], colour[1], colour[2]))
+          << "quadrant " << q;
+    }
+  }
+}
+
+TEST(ImageCodecTest, ExifOrientationIsOneWithoutExif) {
+  const std::string jpeg = Encode(SolidImage(8, 8, kRed), ".jpg");
+  EXPECT_EQ(ReadExifOrientation(jpeg, ImageFormat::kJpeg), 1);
+  EXPECT_EQ(ReadExifOrientation(WithJpegExif(jpeg, 8), ImageFormat::kJpeg), 8);
+  EXPECT_EQ(ReadExifOrientation(WithJpegExif(jpeg, 9), ImageFormat::kJpeg), 1);  // invalid
+  EXPECT_EQ(ReadExifOrientation(Encode(SolidImage(8, 8, kRed), ".png"), ImageFormat::kPng), 1);
+  EXPECT_EQ(ReadExifOrientation("\x89PNG\r\n\x1A\n\0\0\0", ImageFormat::kPng), 1);
+}
+
+TEST(ImageCodecTest, AlphaIsCompositedOnGreyAndKeptAsMask) {
+  cv::Mat bgra(20, 40, CV_8UC4, cv::Scalar(0, 0, 255, 255));      // opaque red
+  bgra(cv::Rect(0, 0, 20, 20)).setTo(cv::Scalar(255, 0, 0, 0));   // left half transparent
+  bgra(cv::Rect(30, 0, 10, 20)).setTo(cv::Scalar(0, 255, 0, 128));  // half-transparent green
+  std::vector<uchar> lossless;
+  ASSERT_TRUE(cv::imencode(".webp", bgra, lossless, {cv::IMWRITE_WEBP_QUALITY, 101}));
+  const std::string files[] = {Encode(bgra, ".png"),
+                               std::string(lossless.begin(), lossless.end())};
+  for (const std::string& file : files) {
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(file);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_EQ(decoded->bgr.type(), CV_8UC3);
+    ASSERT_EQ(decoded->mask.type(), CV_8UC1);
+    ASSERT_EQ(decoded->mask.size(), decoded->bgr.size());
+    EXPECT_EQ(decoded->mask.at<uchar>(10, 5), 0);
+    EXPECT_EQ(decoded->mask.at<uchar>(10, 25), 255);
+    EXPECT_EQ(decoded->mask.at<uchar>(10, 35), 128);
+    EXPECT_EQ(PixelAt(*decoded, 5, 10), cv::Vec3b(127, 127, 127));  // grey background
+    EXPECT_EQ(PixelAt(*decoded, 25, 10), cv::Vec3b(0, 0, 255));
+    ExpectNear(PixelAt(*decoded, 35, 10), cv::Vec3b(63, 191, 63), 1, "half green on grey");
+  }
+}
+
+TEST(ImageCodecTest, OpaqueAlphaGivesNoMask) {
+  const cv::Mat bgra(16, 16, CV_8UC4, cv::Scalar(10, 20, 30, 255));
+  const absl::StatusOr<DecodedImage> decoded = DecodeImage(Encode(bgra, ".png"));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->mask.empty());
+  EXPECT_EQ(PixelAt(*decoded, 8, 8), cv::Vec3b(10, 20, 30));
+}
+
+TEST(ImageCodecTest, SixteenBitAndGreyPngsBecomeEightBitBgr) {
+  const cv::Mat bgr16(12, 10, CV_16UC3, cv::Scalar(65535, 32896, 0));
+  const cv::Mat grey16(12, 10, CV_16UC1, cv::Scalar(257 * 200));
+  const cv::Mat grey8(12, 10, CV_8UC1, cv::Scalar(77));
+  cv::Mat bgra16(12, 10, CV_16UC4, cv::Scalar(0, 0, 65535, 65535));
+  bgra16(cv::Rect(0, 0, 5, 12)).setTo(cv::Scalar(0, 0, 65535, 0));
+  const struct {
+    cv::Mat image;
+    cv::Vec3b expected;
+  } cases[] = {{bgr16, {255, 128, 0}}, {grey16, {200, 200, 200}}, {grey8, {77, 77, 77}},
+               {bgra16, {0, 0, 255}}};
+  for (const auto& [image, expected] : cases) {
+    const absl::StatusOr<DecodedImage> decoded = DecodeImage(Encode(image, ".png"));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_EQ(decoded->bgr.type(), CV_8UC3);
+    EXPECT_EQ(PixelAt(*decoded, 8, 6), expected) << "OpenCV type " << image.type();
+  }
+  const absl::StatusOr<DecodedImage> with_alpha = DecodeImage(Encode(bgra16, ".png"));
+  ASSERT_TRUE(with_alpha.ok());
+  ASSERT_EQ(with_alpha->mask.type(), CV_8UC1);
+  EXPECT_EQ(with_alpha->mask.at<uchar>(6, 2), 0);
+  EXPECT_EQ(with_alpha->mask.at<uchar>(6, 8), 255);
+}
+
+TEST(ImageCodecTest, PalettePngsBecomeBgrAndTheirTransparencyAMask) {
+  const std::vector<cv::Vec3b> palette = {{0, 0, 255}, {0, 255, 0}};  // red, green
+  std::vector<uint8_t> indices;
+  for (int y = 0; y < 4; ++y) {
+    for (int x = 0; x < 8; ++x) indices.push_back(x < 4 ? 0 : 1);
+  }
+  const absl::StatusOr<DecodedImage> opaque = DecodeImage(PalettePng(8, 4, palette, indices, {}));
+  ASSERT_TRUE(opaque.ok()) << opaque.status();
+  EXPECT_EQ(PixelAt(*opaque, 1, 1), cv::Vec3b(0, 0, 255));
+  EXPECT_EQ(PixelAt(*opaque, 6, 1), cv::Vec3b(0, 255, 0));
+  EXPECT_TRUE(opaque->mask.empty());
+
+  const absl::StatusOr<DecodedImage> transparent =
+      DecodeImage(PalettePng(8, 4, palette, indices, {255, 0}));  // green is transparent
+  ASSERT_TRUE(transparent.ok()) << transparent.status();
+  EXPECT_EQ(PixelAt(*transparent, 1, 1), cv::Vec3b(0, 0, 255));
+  EXPECT_EQ(PixelAt(*transparent, 6, 1), cv::Vec3b(127, 127, 127));
+  ASSERT_FALSE(transparent->mask.empty());
+  EXPECT_EQ(transparent->mask.at<uchar>(1, 6), 0);
+}
+
+TEST(ImageCodecTest, CmykJpegBecomesBgr) {
+  const absl::StatusOr<DecodedImage> decoded = DecodeImage(CmykJpeg(16, 16, 0, 255, 255, 0));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_EQ(decoded->bgr.type(), CV_8UC3);
+  ExpectNear(PixelAt(*decoded, 8, 8), cv::Vec3b(0, 0, 255), 8, "CMYK red");
+}
+
+TEST(ImageCodecTest, LargeJpegIsShrunkWhileDecodingWhenAllowed) {
+  const std::string jpeg = Encode(ThreeStripes(1601, 1200), ".jpg");
+  cv::Size asked;
+  const absl::StatusOr<DecodedImage> quarter = DecodeImage(jpeg, {}, [&](cv::Size original) {
+    asked = original;
+    return 5;  // 4 is the largest factor libjpeg offers below it
+  });
+  ASSERT_TRUE(quarter.ok()) << quarter.status();
+  EXPECT_EQ(asked, cv::Size(1601, 1200));
+  EXPECT_EQ(quarter->bgr.size(), cv::Size(401, 300));  // ceil(side / 4)
+  EXPECT_EQ(quarter->original_size, cv::Size(1601, 1200));
+  ExpectNear(quarter->bgr.at<cv::Vec3b>(150, 10), cv::Vec3b(0, 0, 255), 4, "red stripe");
+
+  // Upright sizes: a camera's portrait is asked about, and comes out, upright.
+  const std::string rotated = WithJpegExif(jpeg, 6);
+  const absl::StatusOr<DecodedImage> portrait =
+      DecodeImage(rotated, {}, [&](cv::Size original) {
+        asked = original;
+        return 8;
+      });
+  ASSERT_TRUE(portrait.ok()) << portrait.status();
+  EXPECT_EQ(asked, cv::Size(1200, 1601));
+  EXPECT_EQ(portrait->bgr.size(), cv::Size(150, 201));
+  EXPECT_EQ(portrait->original_size, cv::Size(1200, 1601));
+
+  // PNGs are never shrunk.
+  const absl::StatusOr<DecodedImage> png =
+      DecodeImage(Encode(ThreeStripes(64, 48), ".png"), {}, [](cv::Size) { return 8; });
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ(png->bgr.size(), cv::Size(64, 48));
+}
+
+TEST(ImageCodecTest, MaskPngIsEightBitGrey) {
+  const absl::StatusOr<std::string> png = EncodeMaskPng(cv::Mat(8, 8, CV_8UC1, cv::Scalar(9)));
+  ASSERT_TRUE(png.ok()) << png.status();
+  EXPECT_EQ(static_cast<unsigned char>((*png)[24]), 8);
+  EXPECT_EQ(static_cast<unsigned char>((*png)[25]), 0);
+  EXPECT_FALSE(EncodeMaskPng(SolidImage(8, 8, kRed)).ok());
 }
 
 }  // namespace

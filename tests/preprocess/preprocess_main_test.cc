@@ -71,7 +71,7 @@ TEST_F(PreprocessMainTest, PreparesADatasetAndReportsJsonLines) {
   const fs::path zip = dir_ / "data.zip";
   WriteZip(zip, {{.name = "b.jpg", .data = Encode(SolidImage(640, 480, {0, 0, 255}), ".jpg")},
                  {.name = "a.png", .data = Encode(SolidImage(50, 70, {0, 255, 0}), ".png")},
-                 {.name = "notes.txt", .data = "hello"},
+                 {.name = "notes.pdf", .data = "hello"},
                  {.name = "caption.csv", .data = "image_file,caption\nb.jpg,TOK at home\n"}});
   const RunResult run =
       RunPreprocess({"--archive", zip.string(), "--output", (dir_ / "out").string(),
@@ -100,9 +100,45 @@ TEST_F(PreprocessMainTest, PreparesADatasetAndReportsJsonLines) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / manifest->images[1].file));
 }
 
+TEST_F(PreprocessMainTest, CropAndLimitFlags) {
+  const fs::path zip = dir_ / "data.zip";
+  WriteZip(zip, {{.name = "wide.png", .data = Encode(SolidImage(640, 320, {0, 0, 255}), ".png")},
+                 {.name = "tall.png", .data = Encode(SolidImage(300, 600, {0, 255, 0}), ".png")}});
+  const RunResult run = RunPreprocess(
+      {"--archive", zip.string(), "--output", (dir_ / "out").string(), "--resolution", "256",
+       "--aspect-buckets", "true", "--crop-based-on-salience", "false", "--max-pixels",
+       "200000"},
+      dir_ / "stderr.txt");
+  EXPECT_EQ(run.exit_code, 0) << ReadFileBytes(dir_ / "stderr.txt");
+  const absl::StatusOr<Manifest> manifest =
+      ParseManifest(ReadFileBytes(dir_ / "out/manifest.json"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_EQ(manifest->images.size(), 1u);  // wide.png has 204,800 pixels
+  EXPECT_EQ(manifest->images[0].source, "tall.png");
+  EXPECT_EQ(manifest->images[0].width, 192);
+  EXPECT_EQ(manifest->images[0].height, 320);
+  EXPECT_EQ(manifest->images[0].focus, "center");
+  EXPECT_EQ(manifest->buckets.size(), 3u);
+
+  const RunResult no_cascade = RunPreprocess(
+      {"--archive", zip.string(), "--output", (dir_ / "faces").string(),
+       "--use-face-detection-instead", "true", "--face-cascade", (dir_ / "none.xml").string()},
+      dir_ / "stderr.txt");
+  EXPECT_EQ(no_cascade.exit_code, 2);
+  const std::vector<nlohmann::json> events = ParseLines(no_cascade);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_THAT(events[0]["message"].get<std::string>(), HasSubstr("none.xml"));
+
+  const RunResult bad_bool = RunPreprocess(
+      {"--archive", zip.string(), "--output", (dir_ / "x").string(), "--aspect-buckets",
+       "maybe"},
+      dir_ / "stderr.txt");
+  EXPECT_EQ(bad_bool.exit_code, 2);
+}
+
 TEST_F(PreprocessMainTest, ArchiveWithoutImagesExitsTwoWithUserError) {
   const fs::path zip = dir_ / "data.zip";
-  WriteZip(zip, {{.name = "notes.txt", .data = "hello"}});
+  WriteZip(zip, {{.name = "notes.pdf", .data = "hello"}});
   const RunResult run = RunPreprocess(
       {"--archive", zip.string(), "--output", (dir_ / "out").string()}, dir_ / "stderr.txt");
   EXPECT_EQ(run.exit_code, 2);
@@ -142,6 +178,10 @@ TEST_F(PreprocessMainTest, HelpShowsAnExample) {
   for (const std::string& line : run.lines) text += line + "\n";
   EXPECT_THAT(text, HasSubstr("Example"));
   EXPECT_THAT(text, HasSubstr("--archive data.zip"));
+  for (const char* flag : {"--crop-based-on-salience", "--use-face-detection-instead",
+                           "--aspect-buckets", "--max-pixels", "--face-cascade"}) {
+    EXPECT_THAT(text, HasSubstr(flag));
+  }
 }
 
 }  // namespace
