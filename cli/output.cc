@@ -1,8 +1,11 @@
 #include "cli/output.h"
 
 #include <cstdio>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
@@ -30,6 +33,42 @@ std::string FormatTime(const google::protobuf::Timestamp& time) {
                           absl::UTCTimeZone());
 }
 
+namespace {
+
+std::string Counted(int64_t n, const char* one, const char* many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+// Lines under a label, the label's column left blank after the first; "… and N more" when
+// the list was cut short of its count.
+void AppendList(std::string& out, const char* label, const std::vector<std::string>& lines,
+                int64_t count) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::StrAppendFormat(&out, "%-14s%s\n", i == 0 ? label : "", lines[i]);
+  }
+  if (count > static_cast<int64_t>(lines.size())) {
+    absl::StrAppendFormat(&out, "%-14s… and %d more\n", lines.empty() ? label : "",
+                          count - static_cast<int64_t>(lines.size()));
+  }
+}
+
+}  // namespace
+
+std::string FormatDatasetReport(const easel::v1::DatasetReport& report) {
+  std::string out = absl::StrCat(
+      "Dataset:      ", Counted(report.images_used(), "image", "images"), " used, ",
+      report.images_skipped(), " skipped, ", Counted(report.warning_count(), "warning", "warnings"),
+      "\n");
+  std::vector<std::string> skipped;
+  for (const auto& file : report.skipped()) {
+    skipped.push_back(absl::StrCat(file.source(), ": ", file.reason()));
+  }
+  AppendList(out, "Skipped:", skipped, report.images_skipped());
+  AppendList(out, "Warnings:", {report.warnings().begin(), report.warnings().end()},
+             report.warning_count());
+  return out;
+}
+
 void PrintTraining(const easel::v1::Training& t) {
   std::printf("Training:     %s\n", t.id().c_str());
   std::printf("Status:       %s\n", StatusName(t.status()).c_str());
@@ -46,6 +85,7 @@ void PrintTraining(const easel::v1::Training& t) {
                 static_cast<long long>(t.progress().total()), t.progress().loss());
   }
   if (!t.error().empty()) std::printf("Error:        %s\n", t.error().c_str());
+  if (t.has_dataset_report()) std::fputs(FormatDatasetReport(t.dataset_report()).c_str(), stdout);
   if (t.has_output() && !t.output().version().empty()) {
     std::printf("Version:      %s\n", t.output().version().c_str());
     std::printf("Trigger:      %s\n", absl::StrJoin(t.output().trigger_tokens(), ", ").c_str());

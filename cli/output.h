@@ -13,6 +13,10 @@ std::string ToJson(const google::protobuf::Message& message);
 std::string StatusName(easel::v1::TrainingStatus status);  // "succeeded", as Replicate
 std::string FormatTime(const google::protobuf::Timestamp& time);
 
+// The inclusion report as `easel trainings show` prints it: a summary line, then the skipped
+// files with their reasons and the warnings, each line newline-terminated.
+std::string FormatDatasetReport(const easel::v1::DatasetReport& report);
+
 void PrintTraining(const easel::v1::Training& training);
 void PrintVersion(const easel::v1::Version& version);
 

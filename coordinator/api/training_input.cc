@@ -24,7 +24,7 @@ const std::vector<std::string>& KnownInputs() {
       "input_images",  "token_string",     "caption_prefix",  "max_train_steps",
       "learning_rate", "lora_rank",        "lora_alpha",      "resolution",
       "train_batch_size", "lr_warmup_steps", "seed", "lora_format", "mixed_precision",
-      "clip_skip"};
+      "clip_skip", "crop_based_on_salience", "use_face_detection_instead"};
   return known;
 }
 
@@ -90,6 +90,16 @@ class InputReader {
     return value->number_value();
   }
 
+  absl::StatusOr<std::optional<bool>> Boolean(std::string_view field) const {
+    const Value* value = Find(field);
+    if (value == nullptr) return std::nullopt;
+    if (value->kind_case() != Value::kBoolValue) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(field), " must be a boolean, got ", KindName(*value)));
+    }
+    return value->bool_value();
+  }
+
   // One of `choices` (the first is the default when absent).
   absl::StatusOr<std::string> Choice(std::string_view field,
                                      const std::vector<std::string>& choices) const {
@@ -109,6 +119,10 @@ class InputReader {
 
 void SetNumber(Struct& out, const std::string& field, double value) {
   (*out.mutable_fields())[field].set_number_value(value);
+}
+
+void SetBool(Struct& out, const std::string& field, bool value) {
+  (*out.mutable_fields())[field].set_bool_value(value);
 }
 
 void SetString(Struct& out, const std::string& field, const std::string& value) {
@@ -224,6 +238,12 @@ absl::StatusOr<TrainingInput> ValidateTrainingInput(const Struct& input,
 
   EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> clip_skip, reader.Integer("clip_skip", 0, 12));
   SetNumber(out, "clip_skip", static_cast<double>(clip_skip.value_or(0)));
+
+  EASEL_ASSIGN_OR_RETURN(std::optional<bool> salience, reader.Boolean("crop_based_on_salience"));
+  SetBool(out, "crop_based_on_salience", salience.value_or(true));
+  EASEL_ASSIGN_OR_RETURN(std::optional<bool> faces,
+                         reader.Boolean("use_face_detection_instead"));
+  SetBool(out, "use_face_detection_instead", faces.value_or(false));
   return result;
 }
 

@@ -60,6 +60,15 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* /*context*/,
   });
 }
 
+grpc::Status WorkerServiceImpl::ReportDataset(grpc::ServerContext* /*context*/,
+                                              const v1::ReportDatasetRequest* request,
+                                              v1::ReportDatasetResponse* response) {
+  return HandleRpc([&]() -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(*response, queue_.ReportDataset(*request));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<v1::OutputRef> WorkerServiceImpl::ReceiveOutput(
     grpc::ServerReader<v1::UploadOutputRequest>& reader) {
   v1::UploadOutputRequest message;

@@ -21,6 +21,9 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   grpc::Status ReportProgress(grpc::ServerContext* context,
                               const v1::ReportProgressRequest* request,
                               v1::ReportProgressResponse* response) override;
+  grpc::Status ReportDataset(grpc::ServerContext* context,
+                             const v1::ReportDatasetRequest* request,
+                             v1::ReportDatasetResponse* response) override;
   grpc::Status UploadOutput(grpc::ServerContext* context,
                             grpc::ServerReader<v1::UploadOutputRequest>* reader,
                             v1::OutputRef* response) override;

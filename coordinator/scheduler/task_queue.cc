@@ -10,6 +10,7 @@
 #include "coordinator/log.h"
 #include "coordinator/registry/model_registry.h"
 #include "coordinator/registry/names.h"
+#include "coordinator/scheduler/dataset_report.h"
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/timestamps.h"
 #include "google/protobuf/util/json_util.h"
@@ -244,6 +245,30 @@ absl::StatusOr<v1::ReportProgressResponse> TaskQueue::ReportProgress(
     return absl::OkStatus();
   }));
   if (request.logs_size() + request.progress_size() > 0) notifiers_.events.Notify();
+  return response;
+}
+
+absl::StatusOr<v1::ReportDatasetResponse> TaskQueue::ReportDataset(
+    const v1::ReportDatasetRequest& request) {
+  if (!request.has_report()) return absl::InvalidArgumentError("report is required");
+  EASEL_RETURN_IF_ERROR(ValidateDatasetReport(request.report()));
+  v1::ReportDatasetResponse response;
+  int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), expire));
+    EASEL_RETURN_IF_ERROR(
+        connection
+            .Execute("UPDATE trainings SET dataset_report = ? WHERE id = ?",
+                     {Blob{request.report().SerializeAsString()}, task.training_id})
+            .status());
+    EASEL_RETURN_IF_ERROR(TrainingStore::AppendLog(
+        connection, task.training_id,
+        absl::StrCat("dataset: ", DatasetReportSummary(request.report()))));
+    if (task.cancel_requested) response.add_commands(v1::CANCEL);
+    return absl::OkStatus();
+  }));
+  notifiers_.events.Notify();
   return response;
 }
 

@@ -38,6 +38,9 @@ class TaskQueue {
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);
+  // Stores the prepared dataset's inclusion report with the task's training (replacing an
+  // earlier attempt's) and logs its summary; INVALID_ARGUMENT past the report limits.
+  absl::StatusOr<v1::ReportDatasetResponse> ReportDataset(const v1::ReportDatasetRequest& request);
   absl::Status CheckLease(std::string_view task_id, int64_t epoch);
   absl::StatusOr<v1::Version> Complete(const v1::CompleteTaskRequest& request);
   absl::Status Fail(const v1::FailTaskRequest& request);

@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "coordinator/log.h"
+#include "coordinator/scheduler/dataset_report.h"
 #include "coordinator/store/page_token.h"
 #include "coordinator/store/timestamps.h"
 #include "easel/v1/worker.pb.h"
@@ -18,7 +19,8 @@ namespace {
 
 constexpr char kTrainingSelect[] =
     "SELECT seq, id, model, version_id, destination, input_json, status, error, logs, output, "
-    "progress, create_us, start_us, complete_us, COALESCE(request_id, '') FROM trainings ";
+    "progress, create_us, start_us, complete_us, COALESCE(request_id, ''), dataset_report "
+    "FROM trainings ";
 
 absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   v1::Training training;
@@ -41,6 +43,10 @@ absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   if (!row.IsNull(12)) *training.mutable_start_time() = MicrosToProto(row.Int(12));
   if (!row.IsNull(13)) *training.mutable_complete_time() = MicrosToProto(row.Int(13));
   training.set_request_id(row.Text(14));
+  if (!row.IsNull(15) && !training.mutable_dataset_report()->ParseFromString(row.Text(15))) {
+    return absl::DataLossError(
+        absl::StrCat("training ", training.id(), ": stored dataset report is corrupt"));
+  }
   return training;
 }
 
@@ -108,6 +114,7 @@ absl::Status TrainingStore::SetStatus(Connection& connection, std::string_view t
                     int64_t{IsTerminal(status)}, now, id})
           .status());
   EASEL_ASSIGN_OR_RETURN(v1::Training training, LoadTraining(connection, id));
+  ClearDatasetReportLists(training);  // events stay small; GetTraining has the lists
   v1::TrainingEvent event;
   event.mutable_status()->set_status(status);
   event.mutable_status()->set_error(std::string(error));
@@ -212,7 +219,9 @@ absl::StatusOr<v1::ListTrainingsResponse> TrainingStore::List(
         response.set_next_page_token(EncodePageToken(last_seq));
         break;
       }
-      EASEL_ASSIGN_OR_RETURN(*response.add_trainings(), TrainingFromRow(row));
+      v1::Training* training = response.add_trainings();
+      EASEL_ASSIGN_OR_RETURN(*training, TrainingFromRow(row));
+      ClearDatasetReportLists(*training);  // counts only; GetTraining has the lists
       last_seq = row.Int(0);
     }
     return absl::OkStatus();

@@ -109,6 +109,10 @@ CREATE TABLE workers (
   last_seen_us INTEGER NOT NULL
 );
 )sql"},
+      // The inclusion report of the prepared dataset: a serialized v1::DatasetReport.
+      {2, R"sql(
+ALTER TABLE trainings ADD COLUMN dataset_report BLOB;
+)sql"},
   };
   return migrations;
 }

@@ -61,6 +61,8 @@ TEST_F(TrainingInputTest, FillsDefaults) {
   EXPECT_EQ(result->input.fields().at("lora_format").string_value(), "diffusers");
   EXPECT_EQ(result->input.fields().at("mixed_precision").string_value(), "auto");
   EXPECT_EQ(Number(*result, "clip_skip"), 0);
+  EXPECT_TRUE(result->input.fields().at("crop_based_on_salience").bool_value());
+  EXPECT_FALSE(result->input.fields().at("use_face_detection_instead").bool_value());
   EXPECT_FALSE(result->input.fields().contains("resolution"));
 }
 
@@ -129,7 +131,16 @@ TEST_F(TrainingInputTest, RejectsEachBadField) {
   Field("clip_skip").set_number_value(-1);
   ExpectInvalid("clip_skip");
   Field("clip_skip").set_number_value(2);
-  EXPECT_TRUE(Validate().ok());
+  Field("use_face_detection_instead").set_string_value("yes");
+  ExpectInvalid("use_face_detection_instead");
+  Field("use_face_detection_instead").set_bool_value(true);
+  Field("crop_based_on_salience").set_number_value(0);
+  ExpectInvalid("crop_based_on_salience");
+  Field("crop_based_on_salience").set_bool_value(false);
+  auto result = Validate();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->input.fields().at("use_face_detection_instead").bool_value());
+  EXPECT_FALSE(result->input.fields().at("crop_based_on_salience").bool_value());
 }
 
 TEST_F(TrainingInputTest, UnknownKeyListsKnownInputs) {

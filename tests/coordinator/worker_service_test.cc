@@ -53,6 +53,36 @@ class WorkerServiceTest : public CoordinatorTest {
     return workers_->ReportProgress(&context, request, response);
   }
 
+  grpc::Status ReportDataset(const v1::Task& task, const v1::DatasetReport& report,
+                             v1::ReportDatasetResponse* response = nullptr) {
+    grpc::ClientContext context;
+    v1::ReportDatasetRequest request;
+    request.set_task_id(task.id());
+    request.set_epoch(task.epoch());
+    *request.mutable_report() = report;
+    v1::ReportDatasetResponse ignored;
+    return workers_->ReportDataset(&context, request, response != nullptr ? response : &ignored);
+  }
+
+  // Two images used, notes.txt skipped, one warning.
+  static v1::DatasetReport SampleReport() {
+    v1::DatasetReport report;
+    report.set_images_used(2);
+    report.set_images_skipped(1);
+    report.set_warning_count(1);
+    for (const char* source : {"a.jpg", "b.png"}) {
+      v1::DatasetImage* image = report.add_used();
+      image->set_source(source);
+      image->set_caption(std::string("a photo of sks, ") + source);
+      image->set_caption_source("caption.csv");
+    }
+    v1::SkippedFile* skipped = report.add_skipped();
+    skipped->set_source("notes.txt");
+    skipped->set_reason("not an image: unsupported file type .txt");
+    report.add_warnings("caption.csv names missing.jpg, which is not in the archive");
+    return report;
+  }
+
   std::vector<v1::Version> Versions(const std::string& model) {
     grpc::ClientContext context;
     v1::ListVersionsRequest request;
@@ -253,6 +283,142 @@ TEST_F(WorkerServiceTest, BadWorkerRequestsAreRejectedAndTheServerKeepsServing) 
   EXPECT_EQ(GetTraining(training.id()).status(), v1::PROCESSING);
 }
 
+TEST_F(WorkerServiceTest, DatasetReportIsStoredAndReturnedInFullByGetTrainingOnly) {
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+  EXPECT_FALSE(GetTraining(training.id()).has_dataset_report());
+
+  v1::DatasetReport first = SampleReport();
+  first.mutable_skipped(0)->set_reason("an earlier attempt's reason");
+  ASSERT_TRUE(ReportDataset(task, first).ok());
+  // A second report of the same lease replaces the first.
+  const v1::DatasetReport report = SampleReport();
+  grpc::Status status = ReportDataset(task, report);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::Training got = GetTraining(training.id());
+  ASSERT_TRUE(got.has_dataset_report());
+  EXPECT_EQ(got.dataset_report().SerializeAsString(), report.SerializeAsString());
+  EXPECT_THAT(got.logs(), HasSubstr("dataset: 2 images used, 1 skipped, 1 warning\n"));
+
+  // The list carries the counts only.
+  grpc::ClientContext list_context;
+  v1::ListTrainingsRequest list;
+  v1::ListTrainingsResponse listed;
+  ASSERT_TRUE(trainings_->ListTrainings(&list_context, list, &listed).ok());
+  ASSERT_EQ(listed.trainings_size(), 1);
+  const v1::DatasetReport& summary = listed.trainings(0).dataset_report();
+  EXPECT_EQ(summary.images_used(), 2);
+  EXPECT_EQ(summary.images_skipped(), 1);
+  EXPECT_EQ(summary.warning_count(), 1);
+  EXPECT_EQ(summary.used_size() + summary.skipped_size() + summary.warnings_size(), 0);
+
+  // It outlives the training's end (and its status event carries the counts only) and a
+  // coordinator restart.
+  ASSERT_TRUE(FailTask(task, v1::USER_ERROR, "no faces found in the images").ok());
+  grpc::ClientContext watch_context;
+  v1::WatchTrainingRequest watch;
+  watch.set_id(training.id());
+  auto reader = trainings_->WatchTraining(&watch_context, watch);
+  v1::TrainingEvent last;
+  for (v1::TrainingEvent event; reader->Read(&event);) last = event;
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_EQ(last.status().status(), v1::FAILED);
+  EXPECT_EQ(last.training().dataset_report().images_skipped(), 1);
+  EXPECT_EQ(last.training().dataset_report().skipped_size(), 0);
+
+  RestartServer();
+  v1::Training restarted = GetTraining(training.id());
+  EXPECT_EQ(restarted.status(), v1::FAILED);
+  EXPECT_EQ(restarted.error(), "no faces found in the images");
+  EXPECT_EQ(restarted.dataset_report().SerializeAsString(), report.SerializeAsString());
+
+  // The task has ended: its epoch no longer writes.
+  status = ReportDataset(task, report);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
+}
+
+TEST_F(WorkerServiceTest, DatasetReportCarriesTheCancelCommand) {
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+  grpc::ClientContext context;
+  v1::CancelTrainingRequest cancel;
+  cancel.set_id(training.id());
+  v1::Training pending;
+  ASSERT_TRUE(trainings_->CancelTraining(&context, cancel, &pending).ok());
+  v1::ReportDatasetResponse response;
+  ASSERT_TRUE(ReportDataset(task, SampleReport(), &response).ok());
+  EXPECT_THAT(response.commands(), ::testing::ElementsAre(v1::CANCEL));
+}
+
+TEST_F(WorkerServiceTest, OversizedOrInconsistentDatasetReportsAreInvalidArguments) {
+  v1::Training training = NewTraining();
+  v1::Task task = LeaseTask(RegisterWorker(), absl::Seconds(5)).task();
+
+  // At the limits: accepted.
+  v1::DatasetReport full;
+  full.set_images_used(20'000);
+  full.set_images_skipped(10'000);
+  full.set_warning_count(1'000);
+  for (int i = 0; i < 10'000; ++i) {
+    full.add_used()->set_source("u" + std::to_string(i) + ".jpg");
+    full.add_skipped()->set_source("s" + std::to_string(i) + ".txt");
+  }
+  for (int i = 0; i < 1'000; ++i) full.add_warnings("w" + std::to_string(i));
+  grpc::Status status = ReportDataset(task, full);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  v1::DatasetReport too_many_skipped = full;
+  too_many_skipped.set_images_skipped(10'001);
+  too_many_skipped.add_skipped()->set_source("one-too-many.txt");
+  status = ReportDataset(task, too_many_skipped);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("skipped holds 10001 entries; at most 10000"));
+
+  v1::DatasetReport too_many_used = full;
+  too_many_used.add_used()->set_source("one-too-many.jpg");
+  EXPECT_EQ(ReportDataset(task, too_many_used).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::DatasetReport too_many_warnings = full;
+  too_many_warnings.set_warning_count(1'001);
+  too_many_warnings.add_warnings("one too many");
+  status = ReportDataset(task, too_many_warnings);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 1000"));
+
+  v1::DatasetReport too_big;
+  too_big.set_images_skipped(3);
+  for (int i = 0; i < 3; ++i) {
+    v1::SkippedFile* file = too_big.add_skipped();
+    file->set_source("big.txt");
+    file->set_reason(std::string(1 << 20, 'r'));
+  }
+  status = ReportDataset(task, too_big);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 2097152"));
+
+  v1::DatasetReport short_count = SampleReport();
+  short_count.set_images_used(1);
+  status = ReportDataset(task, short_count);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("count of used (1)"));
+
+  v1::ReportDatasetRequest empty;
+  empty.set_task_id(task.id());
+  empty.set_epoch(task.epoch());
+  grpc::ClientContext context;
+  v1::ReportDatasetResponse response;
+  EXPECT_EQ(workers_->ReportDataset(&context, empty, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The rejected reports left the accepted one in place.
+  v1::Training got = GetTraining(training.id());
+  EXPECT_EQ(got.dataset_report().skipped_size(), 10'000);
+  EXPECT_EQ(got.dataset_report().used_size(), 10'000);
+  EXPECT_EQ(got.dataset_report().images_used(), 20'000);
+}
+
 class ShortLeaseTest : public WorkerServiceTest {
  protected:
   absl::Duration LeaseDuration() const override { return absl::Milliseconds(300); }
@@ -280,6 +446,10 @@ TEST_F(ShortLeaseTest, StaleEpochIsRejectedAfterTheLeaseExpiresAndTheTaskIsLease
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(FailTask(first, v1::USER_ERROR, "late").error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+  status = ReportDataset(first, SampleReport());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
+  EXPECT_FALSE(GetTraining(training.id()).has_dataset_report());
 
   v1::Training current = GetTraining(training.id());
   EXPECT_EQ(current.status(), v1::PROCESSING);

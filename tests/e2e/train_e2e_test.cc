@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/safetensors.h"
 #include "common/sha256.h"
@@ -305,7 +306,10 @@ TEST_F(TrainE2eTest, ZipWithoutImagesFailsTheTrainingWithTheReason) {
 
 TEST_F(TrainE2eTest, CliTrainsFollowsAndDownloads) {
   const auto zip_path = dir_ / "cli-photos.zip";
-  ASSERT_TRUE(testing::WriteZip(zip_path, testing::ExampleDatasetEntries()).ok());
+  // The six example photos and one file that is not an image: the inclusion report lists it.
+  std::map<std::string, std::string> entries = testing::ExampleDatasetEntries();
+  entries["scan.pdf"] = "%PDF-1.4 not a photo";
+  ASSERT_TRUE(testing::WriteZip(zip_path, entries).ok());
   auto trained = RunCommand({EASEL_CLI_BIN, "--host", address_, "train", "easel/tiny", "-d",
                              "dave/cli-lora", "--create-destination",
                              "input_images=@" + zip_path.string(), "max_train_steps=8",
@@ -314,6 +318,41 @@ TEST_F(TrainE2eTest, CliTrainsFollowsAndDownloads) {
   auto json = nlohmann::json::parse(trained.stdout_text);
   EXPECT_EQ(json.value("status", ""), "SUCCEEDED");
   EXPECT_THAT(json["output"].value("version", ""), HasSubstr("dave/cli-lora:"));
+  const std::string id = json.value("id", "");
+
+  // The inclusion report, through GetTraining ...
+  v1::GetTrainingRequest get;
+  get.set_id(id);
+  v1::Training training;
+  grpc::ClientContext get_context;
+  ASSERT_TRUE(trainings_->GetTraining(&get_context, get, &training).ok());
+  ASSERT_TRUE(training.has_dataset_report());
+  const v1::DatasetReport& report = training.dataset_report();
+  EXPECT_EQ(report.images_used(), 6);
+  EXPECT_EQ(report.used_size(), 6);
+  for (const auto& image : report.used()) {
+    EXPECT_FALSE(image.caption().empty()) << image.source();
+    EXPECT_FALSE(image.caption_source().empty()) << image.source();
+  }
+  EXPECT_EQ(report.images_skipped(), 1);
+  ASSERT_EQ(report.skipped_size(), 1);
+  EXPECT_EQ(report.skipped(0).source(), "scan.pdf");
+  const std::string reason = report.skipped(0).reason();
+  EXPECT_FALSE(reason.empty());
+  EXPECT_EQ(report.warning_count(), report.warnings_size());
+
+  // ... and through `easel trainings show`, as text and as JSON.
+  auto shown = RunCommand({EASEL_CLI_BIN, "--host", address_, "trainings", "show", id});
+  ASSERT_EQ(shown.exit_code, 0) << shown.stderr_text;
+  EXPECT_THAT(shown.stdout_text, HasSubstr("Dataset:      6 images used, 1 skipped, "));
+  EXPECT_THAT(shown.stdout_text, HasSubstr("Skipped:      scan.pdf: " + reason + "\n"));
+  auto shown_json =
+      RunCommand({EASEL_CLI_BIN, "--host", address_, "trainings", "show", id, "--json"});
+  ASSERT_EQ(shown_json.exit_code, 0) << shown_json.stderr_text;
+  auto shown_report = nlohmann::json::parse(shown_json.stdout_text)["dataset_report"];
+  EXPECT_EQ(shown_report["skipped"][0].value("source", ""), "scan.pdf");
+  EXPECT_EQ(shown_report["skipped"][0].value("reason", ""), reason);
+  EXPECT_EQ(shown_report["used"].size(), 6u);
 
   const auto weights = dir_ / "cli.safetensors";
   auto downloaded = RunCommand({EASEL_CLI_BIN, "--host", address_, "weights", "download",

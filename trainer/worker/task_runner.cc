@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "trainer/worker/child_process.h"
+#include "trainer/worker/dataset_report.h"
 #include "trainer/worker/task_spec.h"
 
 namespace easel::worker {
@@ -142,6 +143,35 @@ class LeaseSession {
       HandleCommands(response.commands());
     }
     // Other errors: keep the batch and try again on the next tick.
+  }
+
+  // Sends the prepared dataset's inclusion report to the coordinator. A report that cannot be
+  // read or stored is logged and does not stop the task; a stale lease marks the session
+  // stale.
+  void ReportDataset(const std::filesystem::path& manifest) {
+    absl::StatusOr<easel::v1::DatasetReport> report = ReadDatasetReport(manifest);
+    if (!report.ok()) {
+      Log(absl::StrCat("no dataset report: ", report.status().message()));
+      return;
+    }
+    Flush();  // the preprocess logs come first
+    if (stale()) return;
+    easel::v1::ReportDatasetRequest request;
+    request.set_task_id(task_.id());
+    request.set_epoch(task_.epoch());
+    *request.mutable_report() = std::move(*report);
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(30));
+    easel::v1::ReportDatasetResponse response;
+    grpc::Status status = stub_->ReportDataset(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      MarkStale(status.error_message());
+    } else if (status.ok()) {
+      HandleCommands(response.commands());
+    } else {
+      Log(absl::StrCat("the coordinator did not store the dataset report: ",
+                       status.error_message()));
+    }
   }
 
  private:
@@ -352,6 +382,10 @@ absl::Status TaskRunner::Run(const easel::v1::Task& task) {
         return Fail(stub_, task, user_error ? easel::v1::USER_ERROR : easel::v1::CRASH,
                     DescribeChildFailure(phase.what, exit, report),
                     exit.exited ? exit.code : 128 + exit.signal);
+      }
+      if (phase.name == "preprocess") {
+        session.ReportDataset(dir / "prepared" / "manifest.json");
+        if (session.stale()) return absl::OkStatus();
       }
     }
 

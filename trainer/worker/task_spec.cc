@@ -40,6 +40,11 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
                         : ResolutionOfBaseModel(task.base_model_dir());
   spec.token_string = input.value("token_string", "TOK");
   spec.caption_prefix = input.value("caption_prefix", "a photo of " + spec.token_string);
+  auto boolean = [&](const char* key, bool fallback) {
+    return input.contains(key) && input[key].is_boolean() ? input[key].get<bool>() : fallback;
+  };
+  spec.crop_based_on_salience = boolean("crop_based_on_salience", true);
+  spec.use_face_detection_instead = boolean("use_face_detection_instead", false);
 
   // JSON numbers from a protobuf Struct are doubles; the trainer wants integers where integral.
   auto integer = [&](const char* key, int64_t fallback) -> int64_t {
@@ -83,7 +88,11 @@ std::vector<std::string> PreprocessArgs(const TaskSpec& spec, const std::filesys
           "--token-string",
           spec.token_string,
           "--caption-prefix",
-          spec.caption_prefix};
+          spec.caption_prefix,
+          "--crop-based-on-salience",
+          spec.crop_based_on_salience ? "true" : "false",
+          "--use-face-detection-instead",
+          spec.use_face_detection_instead ? "true" : "false"};
 }
 
 std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,

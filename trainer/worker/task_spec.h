@@ -16,6 +16,8 @@ struct TaskSpec {
   int resolution = 512;
   std::string token_string;
   std::string caption_prefix;
+  bool crop_based_on_salience = true;
+  bool use_face_detection_instead = false;
   nlohmann::json trainer_spec;  // written as the trainer's --spec file
 };
 

@@ -44,6 +44,7 @@ TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
   easel::v1::Task task = MakeTask("/nonexistent");
   (*task.mutable_input()->mutable_fields())["resolution"].set_number_value(128);
   (*task.mutable_input()->mutable_fields())["lora_format"].set_string_value("kohya");
+  (*task.mutable_input()->mutable_fields())["use_face_detection_instead"].set_bool_value(true);
   auto spec = MakeTaskSpec(task);
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->resolution, 128);
@@ -52,7 +53,9 @@ TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
   EXPECT_EQ(args, (std::vector<std::string>{"/bin/pre", "--archive", "/w/a.zip", "--output",
                                             "/w/prepared", "--resolution", "128",
                                             "--token-string", "SKS", "--caption-prefix",
-                                            "a photo of SKS"}));
+                                            "a photo of SKS", "--crop-based-on-salience",
+                                            "true", "--use-face-detection-instead",
+                                            "true"}));
   auto trainer = TrainerArgs("/bin/tr", "/w/spec.json", "/w/prepared", "/m", "/w/out");
   EXPECT_EQ(trainer[1], "train");
   EXPECT_EQ(trainer.back(), "/w/out");
