@@ -25,24 +25,24 @@ const char* Plural(int64_t n, const char* one, const char* many) { return n == 1
 
 absl::Status ValidateDatasetReport(const v1::DatasetReport& report) {
   if (absl::Status status =
-          CheckList("used", report.images_used(), report.used_size(), kMaxReportEntries);
+          CheckList("used", report.images_used(), report.used_size(), kMaxDatasetReportEntries);
       !status.ok()) {
     return status;
   }
   if (absl::Status status = CheckList("skipped", report.images_skipped(), report.skipped_size(),
-                                      kMaxReportEntries);
+                                      kMaxDatasetReportEntries);
       !status.ok()) {
     return status;
   }
   if (absl::Status status = CheckList("warnings", report.warning_count(), report.warnings_size(),
-                                      kMaxReportWarnings);
+                                      kMaxDatasetReportWarnings);
       !status.ok()) {
     return status;
   }
   const int64_t bytes = static_cast<int64_t>(report.ByteSizeLong());
-  if (bytes > kMaxReportBytes) {
+  if (bytes > kMaxDatasetReportBytes) {
     return absl::InvalidArgumentError(absl::StrCat("dataset report is ", bytes,
-                                                   " bytes; at most ", kMaxReportBytes,
+                                                   " bytes; at most ", kMaxDatasetReportBytes,
                                                    " are stored, cut its lists"));
   }
   return absl::OkStatus();

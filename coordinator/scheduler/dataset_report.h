@@ -5,18 +5,12 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/dataset_report_limits.h"
 #include "easel/v1/resources.pb.h"
 
 namespace easel::coordinator {
 
-// Limits on a stored inclusion report (documented on v1::DatasetReport). The entry limits
-// match the archive limit of 10,000 entries; the byte limit keeps GetTraining well under
-// gRPC's default 4 MiB client receive limit.
-inline constexpr int kMaxReportEntries = 10'000;  // per list: used, skipped
-inline constexpr int kMaxReportWarnings = 1'000;
-inline constexpr int64_t kMaxReportBytes = int64_t{2} << 20;
-
-// INVALID_ARGUMENT naming the limit when `report` passes one, or when its counts are
+// INVALID_ARGUMENT naming the limit (common/dataset_report_limits.h) when `report` passes one, or when its counts are
 // negative or smaller than its lists.
 absl::Status ValidateDatasetReport(const v1::DatasetReport& report);
 

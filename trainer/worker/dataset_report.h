@@ -6,15 +6,16 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/dataset_report_limits.h"
 #include "easel/v1/resources.pb.h"
 
 namespace easel::worker {
 
-// The coordinator's limits on a stored report (documented on v1::DatasetReport).
+// The coordinator's limits on a stored report; tests pass smaller ones.
 struct ReportLimits {
-  int max_entries = 10'000;  // per list: used, skipped
-  int max_warnings = 1'000;
-  int64_t max_bytes = int64_t{2} << 20;
+  int max_entries = kMaxDatasetReportEntries;  // per list: used, skipped
+  int max_warnings = kMaxDatasetReportWarnings;
+  int64_t max_bytes = kMaxDatasetReportBytes;
 };
 
 // The inclusion report of a prepared dataset's manifest.json (written by easel-preprocess):
