@@ -86,6 +86,9 @@ void PrintTraining(const easel::v1::Training& t) {
   }
   if (!t.error().empty()) std::printf("Error:        %s\n", t.error().c_str());
   if (t.has_dataset_report()) std::fputs(FormatDatasetReport(t.dataset_report()).c_str(), stdout);
+  if (!t.prepared_dataset_sha256().empty()) {
+    std::printf("Prepared:     sha256:%s\n", t.prepared_dataset_sha256().c_str());
+  }
   if (t.has_output() && !t.output().version().empty()) {
     std::printf("Version:      %s\n", t.output().version().c_str());
     std::printf("Trigger:      %s\n", absl::StrJoin(t.output().trigger_tokens(), ", ").c_str());

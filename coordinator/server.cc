@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   parts.datasets = std::make_unique<DatasetRegistry>(*parts.database);
   parts.uploads =
       std::make_unique<UploadStore>(*parts.database, *parts.blobs, options.data_dir / "uploads");
-  parts.trainings = std::make_unique<TrainingStore>(*parts.database, parts.notifiers);
+  parts.trainings = std::make_unique<TrainingStore>(*parts.database, *parts.blobs, parts.notifiers);
   parts.queue = std::make_unique<TaskQueue>(
       *parts.database, *parts.blobs, parts.notifiers,
       TaskQueueOptions{options.lease_duration, options.max_attempts});

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/base_model_resolution.h"
 #include "common/status_macros.h"
 #include "coordinator/api/grpc_status.h"
 #include "coordinator/api/training_input.h"
@@ -56,6 +57,11 @@ absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const v1::CreateTrainin
           request.input(),
           [&](std::string_view sha256) { return datasets_.GetDataset(sha256).status(); },
           DrawRandomSeed));
+  if (!input.input.fields().contains("resolution")) {
+    // Filled in here, so that preprocessing and training agree and the stored input says it.
+    (*input.input.mutable_fields())["resolution"].set_number_value(
+        BaseModelResolution(version.base_model_dir()));
+  }
   NewTraining training;
   training.model = base.ToString();
   training.version_id = version.id();

@@ -130,7 +130,7 @@ grpc::Status WorkerServiceImpl::CompleteTask(grpc::ServerContext* /*context*/,
                                              const v1::CompleteTaskRequest* request,
                                              v1::CompleteTaskResponse* response) {
   return HandleRpc([&]() -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(*response->mutable_version(), queue_.Complete(*request));
+    EASEL_ASSIGN_OR_RETURN(*response, queue_.Complete(*request));
     return absl::OkStatus();
   });
 }

@@ -11,6 +11,7 @@
 #include "coordinator/registry/model_registry.h"
 #include "coordinator/registry/names.h"
 #include "coordinator/scheduler/dataset_report.h"
+#include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/timestamps.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,11 +25,16 @@ constexpr absl::Duration kCancelCheckInterval = absl::Seconds(1);
 
 struct LeasedTask {
   std::string training_id;
+  v1::TaskKind kind = v1::TASK_KIND_UNSPECIFIED;
   int64_t attempt = 0;
   int64_t crashes = 0;
   bool cancel_requested = false;
   std::string worker_id;
 };
+
+const char* TaskKindName(v1::TaskKind kind) {
+  return kind == v1::TASK_KIND_PREPROCESS ? "preprocess" : "train";
+}
 
 absl::Status StaleLease(std::string_view task_id, int64_t epoch) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -51,12 +57,13 @@ absl::StatusOr<LeasedTask> FenceTask(Connection& connection, std::string_view ta
   if (changed != 1) return StaleLease(task_id, epoch);
   EASEL_ASSIGN_OR_RETURN(
       Statement row,
-      connection.Query("SELECT training_id, attempt, crashes, cancel_requested, worker_id "
+      connection.Query("SELECT training_id, kind, attempt, crashes, cancel_requested, worker_id "
                        "FROM tasks WHERE id = ?",
                        {id}));
   EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
   if (!found) return StaleLease(task_id, epoch);
-  LeasedTask task{row.Text(0), row.Int(1), row.Int(2), row.Int(3) != 0, row.Text(4)};
+  LeasedTask task{row.Text(0), static_cast<v1::TaskKind>(row.Int(1)), row.Int(2), row.Int(3),
+                  row.Int(4) != 0, row.Text(5)};
   EASEL_RETURN_IF_ERROR(connection
                             .Execute("UPDATE workers SET last_seen_us = ? WHERE id = ?",
                                      {now, task.worker_id})
@@ -142,7 +149,8 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
         Statement row,
         connection.Query("SELECT t.training_id, t.kind, t.attempt, t.epoch, r.dataset_sha256, "
                          "r.base_model_dir, r.model, r.version_id, r.destination, r.input_json, "
-                         "r.status FROM tasks t JOIN trainings r ON r.id = t.training_id "
+                         "r.status, r.prepared_sha256 FROM tasks t "
+                         "JOIN trainings r ON r.id = t.training_id "
                          "WHERE t.id = ?",
                          {task_id}));
     EASEL_ASSIGN_OR_RETURN(bool joined, row.Step());
@@ -163,13 +171,15 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
                                               ": stored input does not parse"));
     }
     *leased.mutable_lease_expire_time() = MicrosToProto(expire);
+    if (leased.kind() == v1::TASK_KIND_TRAIN) leased.set_prepared_dataset_sha256(row.Text(11));
     if (row.Int(10) == v1::STARTING) {
       EASEL_RETURN_IF_ERROR(
           TrainingStore::SetStatus(connection, leased.training_id(), v1::PROCESSING, ""));
     }
     return TrainingStore::AppendLog(
         connection, leased.training_id(),
-        absl::StrCat("attempt ", leased.attempt(), " leased to worker ", worker_id));
+        absl::StrCat(TaskKindName(leased.kind()), " attempt ", leased.attempt(),
+                     " leased to worker ", worker_id));
   }));
   if (task.has_value()) {
     LogInfo(absl::StrCat("task ", task->id(), " of training ", task->training_id(),
@@ -278,18 +288,83 @@ absl::Status TaskQueue::CheckLease(std::string_view task_id, int64_t epoch) {
   });
 }
 
-absl::StatusOr<v1::Version> TaskQueue::Complete(const v1::CompleteTaskRequest& request) {
-  const std::string& digest = request.weights().sha256();
+absl::StatusOr<v1::CompleteTaskResponse> TaskQueue::Complete(
+    const v1::CompleteTaskRequest& request) {
+  v1::TaskKind kind = v1::TASK_KIND_UNSPECIFIED;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), std::nullopt));
+    kind = task.kind;
+    return absl::OkStatus();
+  }));
+  v1::CompleteTaskResponse response;
+  if (kind == v1::TASK_KIND_PREPROCESS) {
+    EASEL_RETURN_IF_ERROR(CompletePreprocess(request));
+  } else {
+    EASEL_ASSIGN_OR_RETURN(*response.mutable_version(), CompleteTrain(request));
+  }
+  return response;
+}
+
+absl::StatusOr<int64_t> TaskQueue::UploadedSize(const v1::OutputRef& output,
+                                                std::string_view field) {
+  const std::string& digest = output.sha256();
   if (!blobs_.Contains(digest)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "weights blob '", std::string(digest), "' has not been uploaded; call UploadOutput first"));
+    return absl::FailedPreconditionError(absl::StrCat(std::string(field), " blob '", digest,
+                                                      "' has not been uploaded; call "
+                                                      "UploadOutput first"));
   }
   EASEL_ASSIGN_OR_RETURN(int64_t size, blobs_.Size(digest));
-  if (request.weights().size_bytes() != 0 && request.weights().size_bytes() != size) {
-    return absl::InvalidArgumentError(absl::StrCat("weights.size_bytes ",
-                                                   request.weights().size_bytes(),
+  if (output.size_bytes() != 0 && output.size_bytes() != size) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), ".size_bytes ",
+                                                   output.size_bytes(),
                                                    " differs from the uploaded blob's ", size));
   }
+  return size;
+}
+
+absl::Status TaskQueue::CompletePreprocess(const v1::CompleteTaskRequest& request) {
+  const std::string& prepared = request.prepared_dataset().sha256();
+  EASEL_RETURN_IF_ERROR(UploadedSize(request.prepared_dataset(), "prepared_dataset").status());
+  std::string training_id;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), std::nullopt));
+    training_id = task.training_id;
+    EASEL_ASSIGN_OR_RETURN(v1::Training training,
+                           TrainingStore::LoadTraining(connection, task.training_id));
+    EASEL_ASSIGN_OR_RETURN(Statement row,
+                           connection.Query("SELECT dataset_sha256, COALESCE(dataset_report, '') "
+                                            "FROM trainings WHERE id = ?",
+                                            {task.training_id}));
+    EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+    if (!found) return absl::NotFoundError(absl::StrCat("training ", task.training_id, " not found"));
+    EASEL_RETURN_IF_ERROR(PreparedDatasets::Remember(
+        connection, row.Text(0), PreprocessInputsDigest(training.input()),
+        PreparedDatasetEntry{prepared, row.Text(1), task.training_id}));
+    EASEL_RETURN_IF_ERROR(connection
+                              .Execute("UPDATE trainings SET prepared_sha256 = ? WHERE id = ?",
+                                       {prepared, task.training_id})
+                              .status());
+    EASEL_RETURN_IF_ERROR(EndTask(connection, request.task_id(), "done", ""));
+    if (task.cancel_requested) {
+      return TrainingStore::SetStatus(connection, task.training_id, v1::CANCELED, "");
+    }
+    EASEL_RETURN_IF_ERROR(TrainingStore::AppendLog(
+        connection, task.training_id,
+        absl::StrCat("dataset prepared (", prepared.substr(0, 12), "); queued for training")));
+    return TrainingStore::QueueTask(connection, task.training_id, v1::TASK_KIND_TRAIN);
+  }));
+  LogInfo(absl::StrCat("task ", request.task_id(), " completed: training ", training_id,
+                       " has its prepared dataset ", prepared));
+  notifiers_.events.Notify();
+  notifiers_.tasks.Notify();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Version> TaskQueue::CompleteTrain(const v1::CompleteTaskRequest& request) {
+  const std::string& digest = request.weights().sha256();
+  EASEL_ASSIGN_OR_RETURN(int64_t size, UploadedSize(request.weights(), "weights"));
   v1::Version published;
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(LeasedTask task,

@@ -42,7 +42,9 @@ class TaskQueue {
   // earlier attempt's) and logs its summary; INVALID_ARGUMENT past the report limits.
   absl::StatusOr<v1::ReportDatasetResponse> ReportDataset(const v1::ReportDatasetRequest& request);
   absl::Status CheckLease(std::string_view task_id, int64_t epoch);
-  absl::StatusOr<v1::Version> Complete(const v1::CompleteTaskRequest& request);
+  // PREPROCESS: caches the prepared dataset and queues the TRAIN task. TRAIN: publishes the
+  // version, in one transaction fenced by the epoch.
+  absl::StatusOr<v1::CompleteTaskResponse> Complete(const v1::CompleteTaskRequest& request);
   absl::Status Fail(const v1::FailTaskRequest& request);
 
   // Requeues (or cancels) every task whose lease ended by `now`; returns the earliest lease
@@ -51,6 +53,10 @@ class TaskQueue {
 
  private:
   absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id);
+  absl::Status CompletePreprocess(const v1::CompleteTaskRequest& request);
+  absl::StatusOr<v1::Version> CompleteTrain(const v1::CompleteTaskRequest& request);
+  // The size of an uploaded output; FAILED_PRECONDITION when it was not uploaded.
+  absl::StatusOr<int64_t> UploadedSize(const v1::OutputRef& output, std::string_view field);
 
   Database& database_;
   BlobStore& blobs_;

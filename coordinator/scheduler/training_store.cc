@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "coordinator/log.h"
 #include "coordinator/scheduler/dataset_report.h"
+#include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/store/page_token.h"
 #include "coordinator/store/timestamps.h"
 #include "easel/v1/worker.pb.h"
@@ -19,8 +20,8 @@ namespace {
 
 constexpr char kTrainingSelect[] =
     "SELECT seq, id, model, version_id, destination, input_json, status, error, logs, output, "
-    "progress, create_us, start_us, complete_us, COALESCE(request_id, ''), dataset_report "
-    "FROM trainings ";
+    "progress, create_us, start_us, complete_us, COALESCE(request_id, ''), dataset_report, "
+    "prepared_sha256 FROM trainings ";
 
 absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   v1::Training training;
@@ -47,6 +48,7 @@ absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
     return absl::DataLossError(
         absl::StrCat("training ", training.id(), ": stored dataset report is corrupt"));
   }
+  training.set_prepared_dataset_sha256(row.Text(16));
   return training;
 }
 
@@ -139,6 +141,44 @@ absl::StatusOr<std::optional<v1::Training>> TrainingStore::FindByRequestId(
   return training;
 }
 
+absl::StatusOr<std::optional<PreparedDatasetEntry>> TrainingStore::FindPrepared(
+    Connection& connection, const NewTraining& request) {
+  const std::string inputs = PreprocessInputsDigest(request.input);
+  EASEL_ASSIGN_OR_RETURN(std::optional<PreparedDatasetEntry> prepared,
+                         PreparedDatasets::Find(connection, request.dataset_sha256, inputs));
+  if (prepared.has_value() && !blobs_.Contains(prepared->prepared_sha256)) {
+    LogInfo(absl::StrCat("prepared dataset ", prepared->prepared_sha256,
+                         " is missing from the blob store; preprocessing again"));
+    EASEL_RETURN_IF_ERROR(PreparedDatasets::Forget(connection, request.dataset_sha256, inputs));
+    prepared.reset();
+  }
+  return prepared;
+}
+
+absl::Status TrainingStore::UsePrepared(Connection& connection, std::string_view training_id,
+                                        const PreparedDatasetEntry& prepared) {
+  SqlValue report = prepared.report.empty() ? SqlValue(nullptr) : SqlValue(Blob{prepared.report});
+  EASEL_RETURN_IF_ERROR(
+      connection
+          .Execute("UPDATE trainings SET prepared_sha256 = ?, dataset_report = ? WHERE id = ?",
+                   {prepared.prepared_sha256, report, std::string(training_id)})
+          .status());
+  EASEL_RETURN_IF_ERROR(AppendLog(
+      connection, training_id,
+      absl::StrCat("dataset: reusing the prepared dataset of training ", prepared.training_id,
+                   " (same archive and preprocessing inputs)")));
+  return QueueTask(connection, training_id, v1::TASK_KIND_TRAIN);
+}
+
+absl::Status TrainingStore::QueueTask(Connection& connection, std::string_view training_id,
+                                      v1::TaskKind kind) {
+  return connection
+      .Execute("INSERT INTO tasks (id, training_id, kind, state, create_us) "
+               "VALUES (?, ?, ?, 'queued', ?)",
+               {NewId(), std::string(training_id), int64_t{kind}, ToMicros(absl::Now())})
+      .status();
+}
+
 absl::StatusOr<v1::Training> TrainingStore::Create(const NewTraining& request) {
   std::string input_json;
   auto printed = google::protobuf::util::MessageToJsonString(request.input, &input_json);
@@ -171,13 +211,14 @@ absl::StatusOr<v1::Training> TrainingStore::Create(const NewTraining& request) {
                       request.dataset_sha256, request.base_model_dir, int64_t{v1::STARTING}, now,
                       request_id})
             .status());
-    EASEL_RETURN_IF_ERROR(
-        connection
-            .Execute("INSERT INTO tasks (id, training_id, kind, state, create_us) "
-                     "VALUES (?, ?, ?, 'queued', ?)",
-                     {NewId(), id, int64_t{v1::TASK_KIND_TRAIN}, now})
-            .status());
     EASEL_RETURN_IF_ERROR(SetStatus(connection, id, v1::STARTING, ""));
+    EASEL_ASSIGN_OR_RETURN(std::optional<PreparedDatasetEntry> prepared,
+                           FindPrepared(connection, request));
+    if (prepared.has_value()) {
+      EASEL_RETURN_IF_ERROR(UsePrepared(connection, id, *prepared));
+    } else {
+      EASEL_RETURN_IF_ERROR(QueueTask(connection, id, v1::TASK_KIND_PREPROCESS));
+    }
     EASEL_ASSIGN_OR_RETURN(training, LoadTraining(connection, id));
     created = true;
     return absl::OkStatus();

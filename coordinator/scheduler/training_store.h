@@ -8,9 +8,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/blobs/blob_store.h"
 #include "coordinator/scheduler/notifier.h"
+#include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/store/database.h"
 #include "easel/v1/trainings.pb.h"
+#include "easel/v1/worker.pb.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace easel::coordinator {
@@ -30,11 +33,12 @@ bool IsTerminal(v1::TrainingStatus status);
 // Trainings, their event logs and cancellation.
 class TrainingStore {
  public:
-  TrainingStore(Database& database, Notifiers& notifiers)
-      : database_(database), notifiers_(notifiers) {}
+  TrainingStore(Database& database, BlobStore& blobs, Notifiers& notifiers)
+      : database_(database), blobs_(blobs), notifiers_(notifiers) {}
 
-  // Creates the training (STARTING) and its queued TRAIN task in one transaction; a repeated
-  // request_id returns the training the first request created.
+  // Creates the training (STARTING) and its first queued task in one transaction: PREPROCESS,
+  // or TRAIN when a prepared dataset of the same archive and preprocessing inputs is cached.
+  // A repeated request_id returns the training the first request created.
   absl::StatusOr<v1::Training> Create(const NewTraining& training);
   absl::StatusOr<std::optional<v1::Training>> FindByRequestId(std::string_view request_id);
   absl::StatusOr<v1::Training> Get(std::string_view id);
@@ -53,9 +57,20 @@ class TrainingStore {
   // Moves the training to `status` and appends a status event carrying the training.
   static absl::Status SetStatus(Connection& connection, std::string_view training_id,
                                 v1::TrainingStatus status, std::string_view error);
+  static absl::Status QueueTask(Connection& connection, std::string_view training_id,
+                                v1::TaskKind kind);
 
  private:
+  // The cached prepared dataset for the training's archive and preprocessing inputs whose
+  // blob is still stored; an entry whose blob is gone is dropped.
+  absl::StatusOr<std::optional<PreparedDatasetEntry>> FindPrepared(Connection& connection,
+                                                                   const NewTraining& request);
+  // Points the training at `prepared`, copies its report and queues the TRAIN task.
+  static absl::Status UsePrepared(Connection& connection, std::string_view training_id,
+                                  const PreparedDatasetEntry& prepared);
+
   Database& database_;
+  BlobStore& blobs_;
   Notifiers& notifiers_;
 };
 

@@ -113,6 +113,22 @@ CREATE TABLE workers (
       {2, R"sql(
 ALTER TABLE trainings ADD COLUMN dataset_report BLOB;
 )sql"},
+      // Preprocessing becomes its own task (kind 2), and prepared datasets are cached by
+      // (archive digest, preprocessing-inputs digest). Unfinished TRAIN tasks of older
+      // trainings have no prepared dataset: they preprocess first.
+      {3, R"sql(
+ALTER TABLE trainings ADD COLUMN prepared_sha256 TEXT NOT NULL DEFAULT '';
+CREATE TABLE prepared_datasets (
+  archive_sha256 TEXT NOT NULL,
+  inputs_sha256 TEXT NOT NULL,
+  prepared_sha256 TEXT NOT NULL,
+  report BLOB,
+  training_id TEXT NOT NULL,
+  create_us INTEGER NOT NULL,
+  PRIMARY KEY (archive_sha256, inputs_sha256)
+);
+UPDATE tasks SET kind = 2 WHERE kind = 1 AND state IN ('queued', 'leased');
+)sql"},
   };
   return migrations;
 }

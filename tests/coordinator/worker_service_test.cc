@@ -38,6 +38,19 @@ class WorkerServiceTest : public CoordinatorTest {
     return workers_->CompleteTask(&context, request, response);
   }
 
+  grpc::Status CompletePreprocess(const v1::Task& task, const std::string& prepared_bytes) {
+    v1::CompleteTaskRequest request;
+    request.set_task_id(task.id());
+    request.set_epoch(task.epoch());
+    grpc::Status uploaded = UploadOutput(task, prepared_bytes, request.mutable_prepared_dataset());
+    if (!uploaded.ok()) return uploaded;
+    grpc::ClientContext context;
+    v1::CompleteTaskResponse response;
+    grpc::Status status = workers_->CompleteTask(&context, request, &response);
+    EXPECT_FALSE(response.has_version());
+    return status;
+  }
+
   grpc::Status Report(const v1::Task& task, int step, const std::string& log,
                       v1::ReportProgressResponse* response) {
     grpc::ClientContext context;
@@ -108,11 +121,24 @@ TEST_F(WorkerServiceTest, LeaseProgressCompletePublishesExactlyOneVersion) {
   });
 
   std::string worker = RegisterWorker();
+  v1::Task preprocess = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_EQ(preprocess.training_id(), training.id());
+  EXPECT_EQ(preprocess.kind(), v1::TASK_KIND_PREPROCESS);
+  EXPECT_EQ("datasets/" + preprocess.dataset_sha256(), dataset_name_);
+  EXPECT_TRUE(preprocess.prepared_dataset_sha256().empty());
+  EXPECT_EQ(GetTraining(training.id()).status(), v1::PROCESSING);
+  // Nothing else is queued until preprocessing completes.
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+  ASSERT_TRUE(CompletePreprocess(preprocess, "prepared zip").ok());
+  EXPECT_EQ(GetTraining(training.id()).prepared_dataset_sha256(), Sha256Hex("prepared zip"));
+
   v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
   ASSERT_EQ(task.training_id(), training.id());
   EXPECT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+  EXPECT_NE(task.id(), preprocess.id());
   EXPECT_EQ(task.attempt(), 1);
   EXPECT_EQ(task.epoch(), 1);
+  EXPECT_EQ(task.prepared_dataset_sha256(), Sha256Hex("prepared zip"));
   EXPECT_EQ("datasets/" + task.dataset_sha256(), dataset_name_);
   EXPECT_EQ(task.base_version(), "acme/sd:" + training.version());
   EXPECT_EQ(task.destination(), "alice/faces");
@@ -182,6 +208,84 @@ TEST_F(WorkerServiceTest, LeaseProgressCompletePublishesExactlyOneVersion) {
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_EQ(downloaded, weights);
   EXPECT_EQ(filename, "faces-" + completed.version().id() + ".safetensors");
+}
+
+TEST_F(WorkerServiceTest, SameArchiveAndPreprocessInputsReuseThePreparedDataset) {
+  std::string worker = RegisterWorker();
+  v1::Training first = NewTraining();
+  v1::Task preprocess = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_EQ(preprocess.kind(), v1::TASK_KIND_PREPROCESS);
+  ASSERT_TRUE(ReportDataset(preprocess, SampleReport()).ok());
+  ASSERT_TRUE(CompletePreprocess(preprocess, "prepared zip").ok());
+  v1::Task first_train = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_EQ(first_train.training_id(), first.id());
+  ASSERT_EQ(first_train.kind(), v1::TASK_KIND_TRAIN);
+
+  // Training inputs that do not change preprocessing (steps, seed) still reuse it, also after
+  // a coordinator restart.
+  RestartServer();
+  v1::CreateTrainingRequest request = TrainingRequest();
+  (*request.mutable_input()->mutable_fields())["max_train_steps"].set_number_value(20);
+  (*request.mutable_input()->mutable_fields())["seed"].set_number_value(3);
+  v1::Training second;
+  ASSERT_TRUE(CreateTraining(request, &second).ok());
+  EXPECT_EQ(second.prepared_dataset_sha256(), Sha256Hex("prepared zip"));
+  EXPECT_EQ(second.dataset_report().SerializeAsString(), SampleReport().SerializeAsString());
+  EXPECT_THAT(second.logs(), HasSubstr("reusing the prepared dataset of training " + first.id()));
+  v1::Task second_train = LeaseTask(worker, absl::Seconds(5)).task();
+  EXPECT_EQ(second_train.training_id(), second.id());
+  EXPECT_EQ(second_train.kind(), v1::TASK_KIND_TRAIN);
+  EXPECT_EQ(second_train.prepared_dataset_sha256(), Sha256Hex("prepared zip"));
+
+  // A preprocessing input that differs, the resolution or the caption prefix, preprocesses
+  // again.
+  for (const char* field : {"resolution", "caption_prefix"}) {
+    v1::CreateTrainingRequest changed = TrainingRequest();
+    if (std::string(field) == "resolution") {
+      (*changed.mutable_input()->mutable_fields())[field].set_number_value(768);
+    } else {
+      (*changed.mutable_input()->mutable_fields())[field].set_string_value("a sks painting");
+    }
+    v1::Training third;
+    ASSERT_TRUE(CreateTraining(changed, &third).ok());
+    EXPECT_TRUE(third.prepared_dataset_sha256().empty()) << field;
+    v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+    EXPECT_EQ(task.training_id(), third.id()) << field;
+    EXPECT_EQ(task.kind(), v1::TASK_KIND_PREPROCESS) << field;
+    ASSERT_TRUE(FailTask(task, v1::USER_ERROR, "no images").ok());
+  }
+}
+
+TEST_F(WorkerServiceTest, PreprocessCompletionNeedsTheUploadedPreparedDataset) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+  grpc::ClientContext context;
+  v1::CompleteTaskRequest request;
+  request.set_task_id(task.id());
+  request.set_epoch(task.epoch());
+  request.mutable_prepared_dataset()->set_sha256(Sha256Hex("never uploaded"));
+  v1::CompleteTaskResponse response;
+  grpc::Status status = workers_->CompleteTask(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("prepared_dataset"));
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+  EXPECT_TRUE(GetTraining(training.id()).prepared_dataset_sha256().empty());
+}
+
+TEST_F(WorkerServiceTest, CancelDuringPreprocessingQueuesNoTraining) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+  grpc::ClientContext context;
+  v1::CancelTrainingRequest cancel;
+  cancel.set_id(training.id());
+  v1::Training pending;
+  ASSERT_TRUE(trainings_->CancelTraining(&context, cancel, &pending).ok());
+  // The worker finished just as the cancel came: the dataset is kept, no training runs.
+  ASSERT_TRUE(CompletePreprocess(task, "prepared zip").ok());
+  EXPECT_EQ(GetTraining(training.id()).status(), v1::CANCELED);
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
 }
 
 TEST_F(WorkerServiceTest, LeaseWaitsForATaskToArrive) {

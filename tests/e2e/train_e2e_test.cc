@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_fixture.h"
 #include "tests/testing/dataset_zip.h"
 #include "tests/testing/server_process.h"
 
@@ -22,155 +23,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::RunCommand;
-using testing::ServerProcess;
 
-class TrainE2eTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() / ("easel-e2e-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-
-    auto coordinator = ServerProcess::Start(
-        {EASEL_COORDINATOR_BIN, "--data-dir", (dir_ / "data").string(), "--listen",
-         "127.0.0.1:0"},
-        dir_ / "coordinator.log");
-    ASSERT_TRUE(coordinator.ok()) << coordinator.status();
-    coordinator_ = coordinator->release();
-    auto line = coordinator_->ReadLine();
-    ASSERT_TRUE(line.ok()) << line.status();
-    auto listening = nlohmann::json::parse(*line);
-    ASSERT_EQ(listening.value("event", ""), "listening") << *line;
-    address_ = listening.value("address", "");
-
-    auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-    datasets_ = v1::DatasetService::NewStub(channel).release();
-    models_ = v1::ModelService::NewStub(channel).release();
-    trainings_ = v1::TrainingService::NewStub(channel).release();
-
-    auto init = RunCommand({EASEL_TRAINER_BIN, "init-model", "--preset", "tiny", "--output",
-                            (dir_ / "tiny").string(), "--seed", "1"});
-    ASSERT_EQ(init.exit_code, 0) << init.stderr_text;
-    v1::ImportBaseVersionRequest import;
-    import.set_model("easel/tiny");
-    import.set_diffusers_dir((dir_ / "tiny").string());
-    grpc::ClientContext context;
-    v1::Version base;
-    grpc::Status imported = models_->ImportBaseVersion(&context, import, &base);
-    ASSERT_TRUE(imported.ok()) << imported.error_message();
-    base_version_id_ = base.id();
-
-    auto worker = ServerProcess::Start(
-        {EASEL_WORKER_BIN, "--coordinator", address_, "--work-dir", (dir_ / "work").string(),
-         "--trainer-bin", EASEL_TRAINER_BIN, "--preprocess-bin", EASEL_PREPROCESS_BIN},
-        dir_ / "worker.log");
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    worker_ = worker->release();
-  }
-
-  static void TearDownTestSuite() {
-    if (worker_ != nullptr) worker_->Terminate();
-    if (coordinator_ != nullptr) coordinator_->Terminate();
-    delete worker_;
-    delete coordinator_;
-    delete datasets_;
-    delete models_;
-    delete trainings_;
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  void TearDown() override {
-    if (HasFailure()) {
-      std::fprintf(stderr, "--- coordinator log ---\n%s\n--- worker log ---\n%s\n",
-                   coordinator_ ? coordinator_->Log().c_str() : "",
-                   worker_ ? worker_->Log().c_str() : "");
-    }
-  }
-
-  static grpc::Status Upload(const std::string& filename, const std::string& bytes,
-                             const std::string& declared_sha256, v1::Dataset* dataset) {
-    grpc::ClientContext context;
-    auto writer = datasets_->UploadDataset(&context, dataset);
-    v1::UploadDatasetRequest header;
-    header.mutable_header()->set_upload_id(Sha256Hex(filename + bytes));
-    header.mutable_header()->set_filename(filename);
-    header.mutable_header()->set_size_bytes(static_cast<int64_t>(bytes.size()));
-    header.mutable_header()->set_sha256(declared_sha256);
-    writer->Write(header);
-    const size_t half = bytes.size() / 2;
-    for (auto [offset, length] : {std::pair{size_t{0}, half}, {half, bytes.size() - half}}) {
-      v1::UploadDatasetRequest chunk;
-      chunk.mutable_chunk()->set_offset(static_cast<int64_t>(offset));
-      chunk.mutable_chunk()->set_data(bytes.substr(offset, length));
-      if (!writer->Write(chunk)) break;
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  static std::string ZipBytes(const std::map<std::string, std::string>& entries) {
-    auto path = dir_ / "scratch.zip";
-    EXPECT_TRUE(testing::WriteZip(path, entries).ok());
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-
-  static grpc::Status CreateModel(const std::string& owner, const std::string& name) {
-    v1::CreateModelRequest request;
-    request.set_owner(owner);
-    request.set_name(name);
-    v1::Model model;
-    grpc::ClientContext context;
-    return models_->CreateModel(&context, request, &model);
-  }
-
-  static grpc::Status CreateTraining(const std::string& model, const std::string& destination,
-                                     const nlohmann::json& input, v1::Training* training) {
-    v1::CreateTrainingRequest request;
-    request.set_model(model);
-    request.set_destination(destination);
-    auto& fields = *request.mutable_input()->mutable_fields();
-    for (const auto& [key, value] : input.items()) {
-      if (value.is_string()) {
-        fields[key].set_string_value(value.get<std::string>());
-      } else {
-        fields[key].set_number_value(value.get<double>());
-      }
-    }
-    grpc::ClientContext context;
-    return trainings_->CreateTraining(&context, request, training);
-  }
-
-  static std::vector<v1::TrainingEvent> WatchToEnd(const std::string& id) {
-    grpc::ClientContext context;
-    v1::WatchTrainingRequest request;
-    request.set_id(id);
-    auto reader = trainings_->WatchTraining(&context, request);
-    std::vector<v1::TrainingEvent> events;
-    for (v1::TrainingEvent event; reader->Read(&event);) events.push_back(event);
-    grpc::Status status = reader->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return events;
-  }
-
-  static void ExpectServing() {
-    EXPECT_TRUE(coordinator_->Running());
-    v1::ListModelsRequest request;
-    v1::ListModelsResponse response;
-    grpc::ClientContext context;
-    EXPECT_TRUE(models_->ListModels(&context, request, &response).ok());
-  }
-
-  static inline std::filesystem::path dir_;
-  static inline std::string address_;
-  static inline std::string base_version_id_;
-  static inline ServerProcess* coordinator_ = nullptr;
-  static inline ServerProcess* worker_ = nullptr;
-  static inline v1::DatasetService::Stub* datasets_ = nullptr;
-  static inline v1::ModelService::Stub* models_ = nullptr;
-  static inline v1::TrainingService::Stub* trainings_ = nullptr;
-};
+// The suite's coordinator, worker and base model: tests/e2e/e2e_fixture.h.
+class TrainE2eTest : public testing::E2eFixture {};
 
 TEST_F(TrainE2eTest, TrainsLoraAndPublishesExactlyOneVersion) {
   const std::string zip = ZipBytes(testing::ExampleDatasetEntries());
@@ -365,6 +220,64 @@ TEST_F(TrainE2eTest, CliTrainsFollowsAndDownloads) {
                              "max_train_steps=-1"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.stderr_text, HasSubstr("max_train_steps"));
+}
+
+TEST_F(TrainE2eTest, RetrainingWithTheSamePreprocessingReusesThePreparedDataset) {
+  std::map<std::string, std::string> entries = testing::ExampleDatasetEntries();
+  entries["retrain-notes.pdf"] = "%PDF-1.4 makes this archive unlike the other tests'";
+  const std::string zip = ZipBytes(entries);
+  v1::Dataset dataset;
+  ASSERT_TRUE(Upload("retrain.zip", zip, Sha256Hex(zip), &dataset).ok());
+  ASSERT_TRUE(CreateModel("erin", "retrain").ok());
+
+  // The first training preprocesses; the second, with other training inputs but the same
+  // preprocessing ones, starts training on the first one's prepared dataset.
+  std::vector<v1::Training> trainings(2);
+  std::vector<std::vector<v1::TrainingEvent>> events(2);
+  for (int i = 0; i < 2; ++i) {
+    grpc::Status created = CreateTraining(
+        "easel/tiny", "erin/retrain",
+        {{"input_images", dataset.name()}, {"max_train_steps", 2 + i}, {"lora_rank", 2},
+         {"seed", 11 + i}},
+        &trainings[i]);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+    events[i] = WatchToEnd(trainings[i].id());
+    ASSERT_FALSE(events[i].empty());
+    ASSERT_EQ(events[i].back().status().status(), v1::SUCCEEDED)
+        << events[i].back().status().error();
+    ASSERT_TRUE(GetTraining(trainings[i].id(), &trainings[i]).ok());
+  }
+  auto preprocess_events = [](const std::vector<v1::TrainingEvent>& watched) {
+    int count = 0;
+    for (const auto& event : watched) {
+      count += event.has_progress() && event.progress().phase() == "preprocess";
+    }
+    return count;
+  };
+  EXPECT_GT(preprocess_events(events[0]), 0);
+  EXPECT_EQ(preprocess_events(events[1]), 0);
+  ASSERT_FALSE(trainings[0].prepared_dataset_sha256().empty());
+  EXPECT_EQ(trainings[1].prepared_dataset_sha256(), trainings[0].prepared_dataset_sha256());
+  EXPECT_THAT(trainings[1].logs(),
+              HasSubstr("reusing the prepared dataset of training " + trainings[0].id()));
+  EXPECT_EQ(trainings[1].dataset_report().SerializeAsString(),
+            trainings[0].dataset_report().SerializeAsString());
+  EXPECT_EQ(trainings[1].dataset_report().images_used(), 6);
+  EXPECT_EQ(trainings[1].dataset_report().skipped(0).source(), "retrain-notes.pdf");
+
+  // A different preprocessing input prepares the archive again.
+  v1::Training third;
+  ASSERT_TRUE(CreateTraining("easel/tiny", "erin/retrain",
+                             {{"input_images", dataset.name()}, {"max_train_steps", 2},
+                              {"lora_rank", 2}, {"caption_prefix", "a TOK painting"}},
+                             &third)
+                  .ok());
+  std::vector<v1::TrainingEvent> third_events = WatchToEnd(third.id());
+  ASSERT_EQ(third_events.back().status().status(), v1::SUCCEEDED)
+      << third_events.back().status().error();
+  ASSERT_TRUE(GetTraining(third.id(), &third).ok());
+  EXPECT_GT(preprocess_events(third_events), 0);
+  EXPECT_NE(third.prepared_dataset_sha256(), trainings[0].prepared_dataset_sha256());
 }
 
 }  // namespace

@@ -1,15 +1,12 @@
 // The hostile corpus: archives built to break ingest (bombs, path traversal, links, special
 // files, encryption, nesting, truncation, huge entry counts, huge images), each with the
 // outcome docs/preprocessing.md promises, and proof that nothing is written outside the work
-// directory. Set EASEL_FUZZ_SEED_DIR to also write each small case there (seeds for
-// tests/fuzz/corpus).
-
-#include <zlib.h>
+// directory. The zips and images are built in hostile_corpus.cc, which
+// tests/e2e/hostile_archive_e2e_test.cc sends through the coordinator. Set EASEL_FUZZ_SEED_DIR
+// to also write each small case there (seeds for tests/fuzz/corpus).
 
 #include <cstdlib>
-#include <functional>
 #include <map>
-#include <random>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -18,6 +15,7 @@
 #include "preprocess/ingest/archive_reader.h"
 #include "preprocess/manifest.h"
 #include "preprocess/prepare_dataset.h"
+#include "tests/preprocess/hostile_corpus.h"
 #include "tests/preprocess/test_support.h"
 
 namespace easel::preprocess {
@@ -33,57 +31,22 @@ using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 using testing::Encode;
 using testing::Gzip;
-using testing::RawZipBuilder;
+using testing::HeicBytes;
+using testing::HostileCase;
+using testing::HugePng;
+using testing::Jpeg;
+using testing::NestedAndIgnoredZip;
 using testing::ReadFileBytes;
+using testing::RefusedZipCases;
 using testing::ScopedTempDir;
 using testing::SolidImage;
 using testing::TarBuilder;
+using testing::TruncatedJpeg;
 using testing::WriteFileBytes;
-using testing::WriteZip;
+using testing::ZipBytes;
 using testing::ZipEntrySpec;
 
 constexpr size_t kMaxSeedBytes = 16 * 1024;
-
-std::string Jpeg(const cv::Scalar& bgr = {0, 0, 255}) {
-  return Encode(SolidImage(40, 30, bgr), ".jpg");
-}
-
-// A zip written by libzip, as bytes.
-std::string ZipBytes(const std::vector<ZipEntrySpec>& entries) {
-  ScopedTempDir temp;
-  WriteZip(temp.path() / "x.zip", entries);
-  return ReadFileBytes(temp.path() / "x.zip");
-}
-
-std::string PngChunk(const std::string& type, const std::string& data) {
-  std::string chunk;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    chunk.push_back(static_cast<char>((data.size() >> shift) & 0xFF));
-  }
-  const std::string body = type + data;
-  const uint32_t crc =
-      static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size()));
-  chunk += body;
-  for (int shift = 24; shift >= 0; shift -= 8) chunk.push_back(static_cast<char>((crc >> shift) & 0xFF));
-  return chunk;
-}
-
-// A well-formed PNG header declaring 100000 x 100000 RGB pixels, then a few bytes of data.
-std::string HugePng() {
-  std::string ihdr;
-  for (const uint32_t side : {100000u, 100000u}) {
-    for (int shift = 24; shift >= 0; shift -= 8) ihdr.push_back(static_cast<char>((side >> shift) & 0xFF));
-  }
-  ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // depth 8, RGB, deflate, no filter, no interlace
-  return std::string("\x89PNG\r\n\x1A\n", 8) + PngChunk("IHDR", ihdr) +
-         PngChunk("IDAT", testing::RawDeflate(std::string(4096, '\0'))) + PngChunk("IEND", "");
-}
-
-// An HEIC file's leading box, as an iPhone writes it, under a .jpg name.
-std::string HeicBytes() {
-  return std::string("\x00\x00\x00\x18" "ftypheic\x00\x00\x00\x00" "mif1heic", 24) +
-         std::string(200, '\x42');
-}
 
 std::map<std::string, std::string> Snapshot(const fs::path& root, const fs::path& excluded) {
   std::map<std::string, std::string> entries;
@@ -114,13 +77,6 @@ void MaybeWriteSeed(const std::string& name, const std::string& bytes) {
   if (dir == nullptr || bytes.size() > kMaxSeedBytes) return;
   WriteFileBytes(fs::path(dir) / name, bytes);
 }
-
-struct HostileCase {
-  std::string name;
-  std::function<std::string()> make;
-  absl::StatusCode code;
-  std::vector<std::string> message_parts;
-};
 
 // The archive sits in sandbox/, the dataset goes to sandbox/work/dataset: after the run,
 // nothing outside sandbox/work may have changed, and sandbox/work may hold only the dataset.
@@ -168,163 +124,6 @@ class HostileArchiveTest : public ::testing::Test {
 
 // ---- Refusals through the whole PrepareDataset (zip) -------------------------------------
 
-std::vector<HostileCase> RefusedZips() {
-  return {
-      {"zip_bomb_ratio",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("ok.jpg", Jpeg());
-         zip.AddFile("bomb.bin", std::string(4 << 20, '\0'), {.deflate = true});
-         return zip.Finish();
-       },
-       absl::StatusCode::kResourceExhausted,
-       {"bomb.bin", "compression ratio", "200:1"}},
-      {"zip_bomb_overlapping_entries",
-       [] {
-         // 1000 central-directory records share one stored 64 KiB local entry: each entry's
-         // own ratio is 1, the archive's is over 500.
-         std::mt19937 random(7);
-         std::string noise(64 << 10, '\0');
-         for (char& c : noise) c = static_cast<char>(random());
-         RawZipBuilder zip;
-         const size_t first = zip.AddFile("overlap0000.bin", noise);
-         for (int i = 1; i < 1000; ++i) zip.AddAlias(absl::StrFormat("overlap%04d.bin", i), first);
-         return zip.Finish();
-       },
-       absl::StatusCode::kResourceExhausted,
-       {"the archive exceeds the compression ratio limit", "overlap"}},
-      {"zip_slip",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("ok.jpg", Jpeg());
-         zip.AddFile("../evil.png", "x");
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"../evil.png\"", "\"..\" component"}},
-      {"zip_slip_nested_dotdot",
-       [] { return ZipBytes({{.name = "photos/../../evil.png", .data = "x"}}); },
-       absl::StatusCode::kInvalidArgument,
-       {"photos/../../evil.png"}},
-      {"zip_slip_backslash",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("..\\..\\evil.png", "x");
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"..\\..\\evil.png"}},
-      {"zip_absolute_path",
-       [] { return ZipBytes({{.name = "/tmp/easel-hostile-absolute.png", .data = "x"}}); },
-       absl::StatusCode::kInvalidArgument,
-       {"/tmp/easel-hostile-absolute.png", "absolute path"}},
-      {"zip_drive_letter",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("C:\\Windows\\evil.png", "x");
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"absolute path"}},
-      {"zip_symlink",
-       [] {
-         return ZipBytes({{.name = "a.jpg", .data = Jpeg(), .unix_mode = 0100644},
-                          {.name = "link.png", .data = "/etc/passwd", .unix_mode = 0120777}});
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"link.png\"", "symlink"}},
-      {"zip_fifo",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("pipe", "", {.unix_mode = 0010644});
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"pipe\"", "special file"}},
-      {"zip_char_device",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("dev/null", "", {.unix_mode = 0020666});
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"dev/null\"", "special file"}},
-      {"zip_encrypted_aes",
-       [] { return ZipBytes({{.name = "secret.png", .data = "x", .encrypt = true}}); },
-       absl::StatusCode::kInvalidArgument,
-       {"\"secret.png\"", "encrypted"}},
-      {"zip_encrypted_traditional",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("secret.jpg", std::string(12, '\x5A') + "ciphertext", {.flags = 1});
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"secret.jpg\"", "encrypted"}},
-      {"zip_truncated",
-       [] {
-         const std::string whole = ZipBytes({{.name = "a.jpg", .data = Jpeg()},
-                                             {.name = "b.jpg", .data = Jpeg()}});
-         return whole.substr(0, whole.size() * 6 / 10);
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"not a readable zip archive"}},
-      {"zip_truncated_to_magic",
-       [] { return std::string("PK\x03\x04\x14\x00", 6); },
-       absl::StatusCode::kInvalidArgument,
-       {"not a readable zip archive"}},
-      {"zip_bad_crc",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("a.jpg", Jpeg(), {.deflate = true, .crc = 0x12345678});
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"\"a.jpg\" is damaged", "CRC"}},
-      {"zip_50000_entries",
-       [] {
-         RawZipBuilder zip;
-         for (int i = 0; i < 50000; ++i) zip.AddFile(absl::StrFormat("f%05d.jpg", i), "");
-         return zip.Finish();
-       },
-       absl::StatusCode::kResourceExhausted,
-       {"50000 entries", "the limit is 10000"}},
-      {"zip_repeated_name",
-       [] {
-         RawZipBuilder zip;
-         zip.AddFile("a.jpg", Jpeg());
-         zip.AddFile("./a.jpg", Jpeg());
-         return zip.Finish();
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"more than once"}},
-      {"zip_caption_row_for_missing_file",
-       [] {
-         return ZipBytes({{.name = "a.jpg", .data = Jpeg()},
-                          {.name = "caption.csv",
-                           .data = "image_file,caption\na.jpg,TOK\nmissing.jpg,TOK at the zoo\n"}});
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"row 3", "missing.jpg"}},
-      {"zip_empty",
-       [] { return std::string("PK\x05\x06", 4) + std::string(18, '\0'); },
-       absl::StatusCode::kInvalidArgument,
-       {"contains no images", "holds no files besides those ignored"}},
-      {"zip_only_ignored_entries",
-       [] {
-         return ZipBytes({{.name = "__MACOSX/._a.jpg", .data = "m"},
-                          {.name = ".hidden.jpg", .data = Jpeg()},
-                          {.name = "inner.zip", .data = ZipBytes({{.name = "a.jpg", .data = Jpeg()}})}});
-       },
-       absl::StatusCode::kInvalidArgument,
-       {"contains no images", "holds no files besides those ignored"}},
-      {"not_an_archive",
-       [] { return Encode(SolidImage(8, 8, {0, 0, 0}), ".png"); },
-       absl::StatusCode::kInvalidArgument,
-       {"is not a zip or tar archive"}},
-  };
-}
-
 class RefusedZipTest : public HostileArchiveTest,
                        public ::testing::WithParamInterface<HostileCase> {};
 
@@ -336,10 +135,11 @@ TEST_P(RefusedZipTest, IsRefusedNamingTheCauseAndWritesNothing) {
   for (const std::string& part : c.message_parts) {
     EXPECT_THAT(std::string(result.status().message()), HasSubstr(part));
   }
-  EXPECT_FALSE(fs::exists("/tmp/easel-hostile-absolute.png"));
+  EXPECT_FALSE(fs::exists(testing::kAbsolutePathTarget));
+  EXPECT_FALSE(fs::exists(testing::kDeepSlipTarget));
 }
 
-INSTANTIATE_TEST_SUITE_P(HostileCorpus, RefusedZipTest, ::testing::ValuesIn(RefusedZips()),
+INSTANTIATE_TEST_SUITE_P(HostileCorpus, RefusedZipTest, ::testing::ValuesIn(RefusedZipCases()),
                          [](const ::testing::TestParamInfo<HostileCase>& info) {
                            return info.param.name;
                          });
@@ -441,15 +241,8 @@ INSTANTIATE_TEST_SUITE_P(HostileCorpus, RefusedTarTest, ::testing::ValuesIn(Refu
 // ---- Entries ignored or skipped, the rest used -------------------------------------------
 
 TEST_F(HostileArchiveTest, NestedArchivesMacMetadataAndDotfilesAreIgnoredWithANote) {
-  const std::string archive =
-      ZipBytes({{.name = "photos/", .directory = true},
-                {.name = "photos/a.jpg", .data = Jpeg()},
-                {.name = "photos/more.zip", .data = ZipBytes({{.name = "b.jpg", .data = Jpeg()}})},
-                {.name = "photos/old.tar.gz",
-                 .data = Gzip(TarBuilder().Add({.name = "c.jpg", .data = Jpeg()}).Finish())},
-                {.name = "__MACOSX/photos/._a.jpg", .data = "resource fork"},
-                {.name = ".DS_Store", .data = "ds"}});
-  const absl::StatusOr<PreprocessResult> result = Prepare("zip_nested_and_ignored", archive);
+  const absl::StatusOr<PreprocessResult> result =
+      Prepare("zip_nested_and_ignored", NestedAndIgnoredZip());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->images, 1);
   EXPECT_EQ(result->skipped, 0);
@@ -463,11 +256,10 @@ TEST_F(HostileArchiveTest, NestedArchivesMacMetadataAndDotfilesAreIgnoredWithANo
 }
 
 TEST_F(HostileArchiveTest, BadImagesAreSkippedWithReasons) {
-  const std::string truncated_jpeg = Encode(SolidImage(64, 64, {0, 255, 0}), ".jpg");
   const std::string archive =
       ZipBytes({{.name = "good.jpg", .data = Jpeg()},
                 {.name = "huge.png", .data = HugePng()},
-                {.name = "truncated.jpg", .data = truncated_jpeg.substr(0, truncated_jpeg.size() / 2)},
+                {.name = "truncated.jpg", .data = TruncatedJpeg()},
                 {.name = "iphone.jpg", .data = HeicBytes()},
                 {.name = "notes.pdf", .data = "not a picture"}});
   const absl::StatusOr<PreprocessResult> result = Prepare("zip_bad_images", archive);

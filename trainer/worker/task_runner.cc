@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "trainer/worker/child_process.h"
 #include "trainer/worker/dataset_report.h"
+#include "trainer/worker/prepared_archive.h"
 #include "trainer/worker/task_spec.h"
 
 namespace easel::worker {
@@ -37,7 +39,7 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 }
 
 absl::Status DownloadBlob(easel::v1::WorkerService::Stub* stub, const std::string& sha256,
-                          const std::filesystem::path& path) {
+                          const std::filesystem::path& path, const std::string& what) {
   grpc::ClientContext context;
   easel::v1::DownloadBlobRequest request;
   request.set_sha256(sha256);
@@ -50,13 +52,13 @@ absl::Status DownloadBlob(easel::v1::WorkerService::Stub* stub, const std::strin
     out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
     digest.Update(chunk.data());
   }
-  EASEL_RETURN_IF_ERROR(FromGrpc(reader->Finish(), absl::StrCat("downloading dataset ", sha256)));
+  EASEL_RETURN_IF_ERROR(FromGrpc(reader->Finish(), absl::StrCat("downloading ", what, " ", sha256)));
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("write error in ", path.string()));
   std::string actual = digest.Hex();
   if (actual != sha256) {
     return absl::DataLossError(
-        absl::StrCat("dataset download corrupted: expected sha256 ", sha256, ", got ", actual));
+        absl::StrCat(what, " download corrupted: expected sha256 ", sha256, ", got ", actual));
   }
   return absl::OkStatus();
 }
@@ -318,6 +320,57 @@ absl::StatusOr<easel::v1::OutputRef> UploadOutput(easel::v1::WorkerService::Stub
   return ref;
 }
 
+// The outcome of a child that did not succeed, reported to the coordinator; nullopt when it
+// succeeded and the task goes on.
+std::optional<absl::Status> EndUnlessSucceeded(easel::v1::WorkerService::Stub* stub,
+                                               const easel::v1::Task& task,
+                                               const LeaseSession& session, const ExitStatus& exit,
+                                               const absl::Status& start_error,
+                                               const std::string& what, const ChildReport& report) {
+  if (session.stale()) return absl::OkStatus();  // another worker owns the task now
+  if (session.canceled()) {
+    return Fail(stub, task, easel::v1::CANCELED_BY_USER, "canceled by the user", exit.code);
+  }
+  if (session.shutting_down()) {
+    return Fail(stub, task, easel::v1::INFRASTRUCTURE, "the worker shut down", exit.code);
+  }
+  if (!start_error.ok()) {
+    return Fail(stub, task, easel::v1::INFRASTRUCTURE, std::string(start_error.message()), 0);
+  }
+  if (!exit.success()) {
+    const bool user_error = exit.exited && exit.code == 2;
+    return Fail(stub, task, user_error ? easel::v1::USER_ERROR : easel::v1::CRASH,
+                DescribeChildFailure(what, exit, report),
+                exit.exited ? exit.code : 128 + exit.signal);
+  }
+  return std::nullopt;
+}
+
+// Uploads an output; nullopt on success (with `ref` set), else the task's outcome.
+std::optional<absl::Status> UploadOrEnd(easel::v1::WorkerService::Stub* stub,
+                                        const easel::v1::Task& task,
+                                        const std::filesystem::path& path,
+                                        easel::v1::OutputRef* ref) {
+  auto uploaded = UploadOutput(stub, task, path);
+  if (uploaded.ok()) {
+    *ref = *std::move(uploaded);
+    return std::nullopt;
+  }
+  if (uploaded.status().code() == absl::StatusCode::kFailedPrecondition) {
+    return absl::OkStatus();  // stale lease
+  }
+  return Fail(stub, task, easel::v1::INFRASTRUCTURE, std::string(uploaded.status().message()),
+              0);
+}
+
+absl::Status Complete(easel::v1::WorkerService::Stub* stub,
+                      const easel::v1::CompleteTaskRequest& complete) {
+  easel::v1::CompleteTaskResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(60));
+  return FromGrpc(stub->CompleteTask(&context, complete, &response), "CompleteTask");
+}
+
 }  // namespace
 
 TaskRunner::TaskRunner(easel::v1::WorkerService::Stub* stub, RunnerOptions options)
@@ -333,95 +386,105 @@ absl::Status TaskRunner::Run(const easel::v1::Task& task) {
   std::filesystem::create_directories(dir, error);
   if (error) return absl::InternalError(absl::StrCat("cannot create ", dir.string()));
 
-  absl::Status result = [&]() -> absl::Status {
-    auto spec = MakeTaskSpec(task);
-    if (!spec.ok()) {
-      return Fail(stub_, task, easel::v1::USER_ERROR, std::string(spec.status().message()), 0);
-    }
-    const auto archive = dir / "dataset.zip";
-    if (absl::Status download = DownloadBlob(stub_, task.dataset_sha256(), archive);
-        !download.ok()) {
-      return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()), 0);
-    }
-    {
-      std::ofstream spec_file(dir / "spec.json");
-      spec_file << spec->trainer_spec.dump(2) << "\n";
-    }
-
-    LeaseSession session(stub_, task, options_, shutdown_);
-    struct Phase {
-      std::string name, what;
-      std::vector<std::string> argv;
-    };
-    const Phase phases[] = {
-        {"preprocess", "preprocessing",
-         PreprocessArgs(*spec, options_.preprocess_bin, archive, dir / "prepared")},
-        {"train", "training",
-         TrainerArgs(options_.trainer_bin, dir / "spec.json", dir / "prepared",
-                     task.base_model_dir(), dir / "output")},
-    };
-    ChildReport report;
-    for (const Phase& phase : phases) {
-      report = ChildReport{};
-      absl::Status start_error;
-      ExitStatus exit = session.RunChild(phase.argv, phase.name, &report, &start_error);
-      if (session.stale()) return absl::OkStatus();  // another worker owns the task now
-      if (session.canceled()) {
-        return Fail(stub_, task, easel::v1::CANCELED_BY_USER, "canceled by the user",
-                    exit.code);
-      }
-      if (session.shutting_down()) {
-        return Fail(stub_, task, easel::v1::INFRASTRUCTURE, "the worker shut down", exit.code);
-      }
-      if (!start_error.ok()) {
-        return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(start_error.message()),
-                    0);
-      }
-      if (!exit.success()) {
-        const bool user_error = exit.exited && exit.code == 2;
-        return Fail(stub_, task, user_error ? easel::v1::USER_ERROR : easel::v1::CRASH,
-                    DescribeChildFailure(phase.what, exit, report),
-                    exit.exited ? exit.code : 128 + exit.signal);
-      }
-      if (phase.name == "preprocess") {
-        session.ReportDataset(dir / "prepared" / "manifest.json");
-        if (session.stale()) return absl::OkStatus();
-      }
-    }
-
-    const std::string weights_name = report.done.value("weights", "lora.safetensors");
-    auto weights = UploadOutput(stub_, task, dir / "output" / weights_name);
-    if (!weights.ok()) {
-      if (weights.status().code() == absl::StatusCode::kFailedPrecondition) {
-        return absl::OkStatus();  // stale lease
-      }
-      return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(weights.status().message()),
-                  0);
-    }
-    easel::v1::CompleteTaskRequest complete;
-    complete.set_task_id(task.id());
-    complete.set_epoch(task.epoch());
-    *complete.mutable_weights() = *weights;
-    complete.set_weights_format(report.done.value("format", "diffusers-lora"));
-    if (report.done.contains("trigger_tokens") && report.done["trigger_tokens"].is_array()) {
-      for (const auto& token : report.done["trigger_tokens"]) {
-        if (token.is_string()) complete.add_trigger_tokens(token.get<std::string>());
-      }
-    }
-    std::ifstream result_file(dir / "output" / "result.json");
-    std::string result_text((std::istreambuf_iterator<char>(result_file)),
-                            std::istreambuf_iterator<char>());
-    if (!result_text.empty()) {
-      (void)google::protobuf::util::JsonStringToMessage(result_text, complete.mutable_result());
-    }
-    easel::v1::CompleteTaskResponse response;
-    grpc::ClientContext context;
-    SetDeadline(context, absl::Seconds(60));
-    return FromGrpc(stub_->CompleteTask(&context, complete, &response), "CompleteTask");
-  }();
-
+  absl::Status result = task.kind() == easel::v1::TASK_KIND_PREPROCESS ? Preprocess(task, dir)
+                                                                       : Train(task, dir);
   if (!options_.keep_work_dirs) std::filesystem::remove_all(dir, error);
   return result;
+}
+
+absl::Status TaskRunner::Preprocess(const easel::v1::Task& task,
+                                    const std::filesystem::path& dir) {
+  auto spec = MakeTaskSpec(task);
+  if (!spec.ok()) {
+    return Fail(stub_, task, easel::v1::USER_ERROR, std::string(spec.status().message()), 0);
+  }
+  LeaseSession session(stub_, task, options_, shutdown_);
+  const auto archive = dir / "dataset.zip";
+  if (absl::Status download = DownloadBlob(stub_, task.dataset_sha256(), archive, "dataset");
+      !download.ok()) {
+    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()), 0);
+  }
+  const auto prepared = dir / "prepared";
+  ChildReport report;
+  absl::Status start_error;
+  ExitStatus exit = session.RunChild(
+      PreprocessArgs(*spec, options_.preprocess_bin, archive, prepared), "preprocess", &report,
+      &start_error);
+  if (auto ended = EndUnlessSucceeded(stub_, task, session, exit, start_error, "preprocessing",
+                                      report)) {
+    return *ended;
+  }
+  session.ReportDataset(prepared / "manifest.json");
+  if (session.stale()) return absl::OkStatus();
+
+  const auto packed = dir / "prepared.zip";
+  if (absl::Status pack = PackPreparedDataset(prepared, packed); !pack.ok()) {
+    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(pack.message()), 0);
+  }
+  easel::v1::CompleteTaskRequest complete;
+  if (auto ended = UploadOrEnd(stub_, task, packed, complete.mutable_prepared_dataset())) {
+    return *ended;
+  }
+  complete.set_task_id(task.id());
+  complete.set_epoch(task.epoch());
+  return Complete(stub_, complete);
+}
+
+absl::Status TaskRunner::Train(const easel::v1::Task& task, const std::filesystem::path& dir) {
+  auto spec = MakeTaskSpec(task);
+  if (!spec.ok()) {
+    return Fail(stub_, task, easel::v1::USER_ERROR, std::string(spec.status().message()), 0);
+  }
+  if (task.prepared_dataset_sha256().empty()) {
+    return Fail(stub_, task, easel::v1::CRASH, "the TRAIN task names no prepared dataset", 0);
+  }
+  LeaseSession session(stub_, task, options_, shutdown_);
+  const auto packed = dir / "prepared.zip";
+  if (absl::Status download =
+          DownloadBlob(stub_, task.prepared_dataset_sha256(), packed, "prepared dataset");
+      !download.ok()) {
+    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()), 0);
+  }
+  const auto prepared = dir / "prepared";
+  if (absl::Status unpack = UnpackPreparedDataset(packed, prepared); !unpack.ok()) {
+    return Fail(stub_, task, easel::v1::CRASH, std::string(unpack.message()), 0);
+  }
+  {
+    std::ofstream spec_file(dir / "spec.json");
+    spec_file << spec->trainer_spec.dump(2) << "\n";
+  }
+  ChildReport report;
+  absl::Status start_error;
+  ExitStatus exit = session.RunChild(
+      TrainerArgs(options_.trainer_bin, dir / "spec.json", prepared, task.base_model_dir(),
+                  dir / "output"),
+      "train", &report, &start_error);
+  if (auto ended = EndUnlessSucceeded(stub_, task, session, exit, start_error, "training",
+                                      report)) {
+    return *ended;
+  }
+
+  easel::v1::CompleteTaskRequest complete;
+  const std::string weights_name = report.done.value("weights", "lora.safetensors");
+  if (auto ended = UploadOrEnd(stub_, task, dir / "output" / weights_name,
+                               complete.mutable_weights())) {
+    return *ended;
+  }
+  complete.set_task_id(task.id());
+  complete.set_epoch(task.epoch());
+  complete.set_weights_format(report.done.value("format", "diffusers-lora"));
+  if (report.done.contains("trigger_tokens") && report.done["trigger_tokens"].is_array()) {
+    for (const auto& token : report.done["trigger_tokens"]) {
+      if (token.is_string()) complete.add_trigger_tokens(token.get<std::string>());
+    }
+  }
+  std::ifstream result_file(dir / "output" / "result.json");
+  std::string result_text((std::istreambuf_iterator<char>(result_file)),
+                          std::istreambuf_iterator<char>());
+  if (!result_text.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(result_text, complete.mutable_result());
+  }
+  return Complete(stub_, complete);
 }
 
 }  // namespace easel::worker

@@ -20,10 +20,13 @@ struct RunnerOptions {
   bool keep_work_dirs = false;
 };
 
-// Runs one leased task: fetches the dataset, runs easel-preprocess then easel-trainer as child
-// processes, streams their progress and logs, uploads the weights and completes the task — or
-// fails it with the class and message the child gave. A cancel command or a stale lease stops
-// the child.
+// Runs one leased task as a child process, streaming its progress and logs:
+//  - PREPROCESS: fetches the archive, runs easel-preprocess, reports the inclusion report,
+//    uploads the packed prepared dataset and completes the task;
+//  - TRAIN: fetches and unpacks the prepared dataset, runs easel-trainer, uploads the weights
+//    and completes the task.
+// A failing child fails the task with the class and message it gave. A cancel command or a
+// stale lease stops the child.
 class TaskRunner {
  public:
   TaskRunner(easel::v1::WorkerService::Stub* stub, RunnerOptions options);
@@ -36,6 +39,9 @@ class TaskRunner {
   void Shutdown();
 
  private:
+  absl::Status Preprocess(const easel::v1::Task& task, const std::filesystem::path& dir);
+  absl::Status Train(const easel::v1::Task& task, const std::filesystem::path& dir);
+
   easel::v1::WorkerService::Stub* stub_;
   RunnerOptions options_;
   std::atomic<bool> shutdown_{false};

@@ -1,8 +1,7 @@
 #include "trainer/worker/task_spec.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
+#include "common/base_model_resolution.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -18,17 +17,6 @@ absl::StatusOr<nlohmann::json> StructToJson(const google::protobuf::Struct& inpu
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
-int ResolutionOfBaseModel(const std::filesystem::path& model_dir) {
-  std::ifstream in(model_dir / "vae" / "config.json");
-  if (!in) return 512;
-  auto config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (config.is_object() && config.contains("sample_size") &&
-      config["sample_size"].is_number_integer()) {
-    return config["sample_size"].get<int>();
-  }
-  return 512;
-}
-
 }  // namespace
 
 absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
@@ -37,7 +25,7 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
   TaskSpec spec;
   spec.resolution = input.contains("resolution") && input["resolution"].is_number()
                         ? static_cast<int>(input["resolution"].get<double>())
-                        : ResolutionOfBaseModel(task.base_model_dir());
+                        : BaseModelResolution(task.base_model_dir());
   spec.token_string = input.value("token_string", "TOK");
   spec.caption_prefix = input.value("caption_prefix", "a photo of " + spec.token_string);
   auto boolean = [&](const char* key, bool fallback) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/preprocess_inputs.h"
 #include "common/remove_tree.h"
 #include "gtest/gtest.h"
 
@@ -59,6 +60,50 @@ TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
   auto trainer = TrainerArgs("/bin/tr", "/w/spec.json", "/w/prepared", "/m", "/w/out");
   EXPECT_EQ(trainer[1], "train");
   EXPECT_EQ(trainer.back(), "/w/out");
+}
+
+// The coordinator caches prepared datasets by the digest of kPreprocessInputs: every other
+// input must leave easel-preprocess's arguments alone, and each of those must change them.
+TEST(TaskSpecTest, PreprocessArgumentsDependOnThePreprocessInputsOnly) {
+  easel::v1::Task task = MakeTask("/nonexistent");
+  auto& fields = *task.mutable_input()->mutable_fields();
+  fields["resolution"].set_number_value(128);
+  fields["caption_prefix"].set_string_value("a photo of SKS");
+  fields["crop_based_on_salience"].set_bool_value(true);
+  fields["use_face_detection_instead"].set_bool_value(false);
+  fields["learning_rate"].set_number_value(1e-4);
+  fields["lora_alpha"].set_number_value(4);
+  fields["train_batch_size"].set_number_value(1);
+  fields["lr_warmup_steps"].set_number_value(0);
+  fields["lora_format"].set_string_value("diffusers");
+  fields["mixed_precision"].set_string_value("auto");
+  fields["clip_skip"].set_number_value(0);
+  auto args = [](const easel::v1::Task& changed) {
+    auto spec = MakeTaskSpec(changed);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    return PreprocessArgs(*spec, "/bin/pre", "/w/a.zip", "/w/prepared");
+  };
+  const std::vector<std::string> original = args(task);
+  for (const auto& [name, value] : task.input().fields()) {
+    easel::v1::Task changed = task;
+    google::protobuf::Value& field = (*changed.mutable_input()->mutable_fields())[name];
+    if (value.has_bool_value()) {
+      field.set_bool_value(!value.bool_value());
+    } else if (value.has_number_value()) {
+      field.set_number_value(value.number_value() + 8);
+    } else {
+      field.set_string_value(name == "lora_format" ? "kohya"
+                             : name == "mixed_precision" ? "bf16"
+                                                          : value.string_value() + "X");
+    }
+    bool preprocess_input = false;
+    for (std::string_view input : kPreprocessInputs) preprocess_input |= input == name;
+    if (preprocess_input) {
+      EXPECT_NE(args(changed), original) << name;
+    } else {
+      EXPECT_EQ(args(changed), original) << name;
+    }
+  }
 }
 
 }  // namespace
