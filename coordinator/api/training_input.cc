@@ -24,7 +24,8 @@ const std::vector<std::string>& KnownInputs() {
       "input_images",  "token_string",     "caption_prefix",  "max_train_steps",
       "learning_rate", "lora_rank",        "lora_alpha",      "resolution",
       "train_batch_size", "lr_warmup_steps", "seed", "lora_format", "mixed_precision",
-      "clip_skip", "crop_based_on_salience", "use_face_detection_instead"};
+      "clip_skip", "crop_based_on_salience", "use_face_detection_instead", "aspect_buckets",
+      "masked_loss"};
   return known;
 }
 
@@ -244,6 +245,14 @@ absl::StatusOr<TrainingInput> ValidateTrainingInput(const Struct& input,
   EASEL_ASSIGN_OR_RETURN(std::optional<bool> faces,
                          reader.Boolean("use_face_detection_instead"));
   SetBool(out, "use_face_detection_instead", faces.value_or(false));
+  EASEL_ASSIGN_OR_RETURN(std::optional<bool> buckets, reader.Boolean("aspect_buckets"));
+  if (buckets.value_or(false) && resolution.has_value() && *resolution < 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "aspect_buckets needs a resolution of at least 64, got ", *resolution));
+  }
+  SetBool(out, "aspect_buckets", buckets.value_or(false));
+  EASEL_ASSIGN_OR_RETURN(std::optional<bool> masked_loss, reader.Boolean("masked_loss"));
+  SetBool(out, "masked_loss", masked_loss.value_or(true));
   return result;
 }
 

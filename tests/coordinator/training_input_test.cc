@@ -63,6 +63,8 @@ TEST_F(TrainingInputTest, FillsDefaults) {
   EXPECT_EQ(Number(*result, "clip_skip"), 0);
   EXPECT_TRUE(result->input.fields().at("crop_based_on_salience").bool_value());
   EXPECT_FALSE(result->input.fields().at("use_face_detection_instead").bool_value());
+  EXPECT_FALSE(result->input.fields().at("aspect_buckets").bool_value());
+  EXPECT_TRUE(result->input.fields().at("masked_loss").bool_value());
   EXPECT_FALSE(result->input.fields().contains("resolution"));
 }
 
@@ -137,10 +139,18 @@ TEST_F(TrainingInputTest, RejectsEachBadField) {
   Field("crop_based_on_salience").set_number_value(0);
   ExpectInvalid("crop_based_on_salience");
   Field("crop_based_on_salience").set_bool_value(false);
+  Field("aspect_buckets").set_string_value("true");
+  ExpectInvalid("aspect_buckets");
+  Field("aspect_buckets").set_bool_value(true);
+  Field("masked_loss").set_number_value(1);
+  ExpectInvalid("masked_loss");
+  Field("masked_loss").set_bool_value(false);
   auto result = Validate();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->input.fields().at("use_face_detection_instead").bool_value());
   EXPECT_FALSE(result->input.fields().at("crop_based_on_salience").bool_value());
+  EXPECT_TRUE(result->input.fields().at("aspect_buckets").bool_value());
+  EXPECT_FALSE(result->input.fields().at("masked_loss").bool_value());
 }
 
 TEST_F(TrainingInputTest, UnknownKeyListsKnownInputs) {

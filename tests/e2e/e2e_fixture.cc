@@ -124,6 +124,8 @@ grpc::Status E2eFixture::CreateTraining(const std::string& model, const std::str
   for (const auto& [key, value] : input.items()) {
     if (value.is_string()) {
       fields[key].set_string_value(value.get<std::string>());
+    } else if (value.is_boolean()) {
+      fields[key].set_bool_value(value.get<bool>());
     } else {
       fields[key].set_number_value(value.get<double>());
     }

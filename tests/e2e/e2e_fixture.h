@@ -33,7 +33,7 @@ class E2eFixture : public ::testing::Test {
   // A zip of `entries` (name -> bytes), written by libzip.
   static std::string ZipBytes(const std::map<std::string, std::string>& entries);
   static grpc::Status CreateModel(const std::string& owner, const std::string& name);
-  // `input`'s strings and numbers become the training's input fields.
+  // `input`'s strings, booleans and numbers become the training's input fields.
   static grpc::Status CreateTraining(const std::string& model, const std::string& destination,
                                      const nlohmann::json& input, v1::Training* training);
   static grpc::Status GetTraining(const std::string& id, v1::Training* training);

@@ -280,5 +280,30 @@ TEST_F(TrainE2eTest, RetrainingWithTheSamePreprocessingReusesThePreparedDataset)
   EXPECT_NE(third.prepared_dataset_sha256(), trainings[0].prepared_dataset_sha256());
 }
 
+// aspect_buckets reaches easel-preprocess and the trainer trains on what it made. (At the tiny
+// model's 64 px every bucket is the square: buckets other than 1:1 start at 256 px, too slow
+// for the CPU here. tests/trainer/methods covers several buckets, tests/preprocess the
+// bucketing.)
+TEST_F(TrainE2eTest, AspectBucketsReachPreprocessingAndTraining) {
+  const std::string zip = ZipBytes(testing::ExampleDatasetEntries());
+  v1::Dataset dataset;
+  ASSERT_TRUE(Upload("photos.zip", zip, Sha256Hex(zip), &dataset).ok());
+  ASSERT_TRUE(CreateModel("frank", "buckets").ok());
+  v1::Training training;
+  grpc::Status created = CreateTraining(
+      "easel/tiny", "frank/buckets",
+      {{"input_images", dataset.name()}, {"aspect_buckets", true}, {"max_train_steps", 2},
+       {"lora_rank", 2}},
+      &training);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  EXPECT_TRUE(training.input().fields().at("aspect_buckets").bool_value());
+  std::vector<v1::TrainingEvent> events = WatchToEnd(training.id());
+  ASSERT_FALSE(events.empty());
+  ASSERT_EQ(events.back().status().status(), v1::SUCCEEDED) << events.back().status().error();
+  ASSERT_TRUE(GetTraining(training.id(), &training).ok());
+  EXPECT_THAT(training.logs(), HasSubstr("--aspect-buckets true"));
+  EXPECT_EQ(training.dataset_report().images_used(), 6);
+}
+
 }  // namespace
 }  // namespace easel

@@ -1,8 +1,11 @@
 #include "trainer/data/prepared_dataset.h"
 
+#include <algorithm>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -12,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace easel::data {
@@ -36,6 +40,20 @@ std::string OptionalString(const nlohmann::json& entry, const char* field) {
   return "";
 }
 
+// Leaves *out alone when `field` is absent or null.
+absl::Status OptionalInt(const nlohmann::json& object, const char* field, int64_t min,
+                         const std::filesystem::path& manifest, const std::string& where,
+                         int64_t* out) {
+  if (!object.contains(field) || object[field].is_null()) return absl::OkStatus();
+  const nlohmann::json& value = object[field];
+  if (!value.is_number_integer() || value.get<int64_t>() < min) {
+    return ManifestError(manifest, absl::StrCat(where, ".", field, " must be an integer >= ", min,
+                                                ", got ", value.dump()));
+  }
+  *out = value.get<int64_t>();
+  return absl::OkStatus();
+}
+
 // Path must stay inside the dataset directory.
 bool IsSafeRelative(const std::filesystem::path& path) {
   if (path.empty() || path.is_absolute()) return false;
@@ -45,21 +63,127 @@ bool IsSafeRelative(const std::filesystem::path& path) {
   return true;
 }
 
-absl::StatusOr<torch::Tensor> DecodeImage(const std::filesystem::path& path) {
+// [channels, H, W] uint8.
+absl::StatusOr<torch::Tensor> DecodeBytes(const std::filesystem::path& path, int channels,
+                                          const char* what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": image file not found"));
+  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": ", what, " file not found"));
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  int width = 0, height = 0, channels = 0;
+  int width = 0, height = 0, found = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                            static_cast<int>(bytes.size()), &width, &height, &channels, 3),
+                            static_cast<int>(bytes.size()), &width, &height, &found, channels),
       stbi_image_free);
   if (!decoded) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": cannot decode image (", stbi_failure_reason(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": cannot decode ", what, " (",
+                                                   stbi_failure_reason(), ")"));
   }
-  torch::Tensor hwc = torch::from_blob(decoded.get(), {height, width, 3}, torch::kUInt8);
-  return hwc.permute({2, 0, 1}).to(torch::kFloat32).div(127.5).sub(1.0).contiguous();
+  return torch::from_blob(decoded.get(), {height, width, channels}, torch::kUInt8)
+      .permute({2, 0, 1})
+      .clone();
+}
+
+// [3, H, W] float32 in [-1, 1].
+absl::StatusOr<torch::Tensor> DecodeImage(const std::filesystem::path& path) {
+  EASEL_ASSIGN_OR_RETURN(torch::Tensor chw, DecodeBytes(path, 3, "image"));
+  return chw.to(torch::kFloat32).div(127.5).sub(1.0).contiguous();
+}
+
+// [1, H, W] float32 in [0, 1].
+absl::StatusOr<torch::Tensor> DecodeMask(const std::filesystem::path& path) {
+  EASEL_ASSIGN_OR_RETURN(torch::Tensor chw, DecodeBytes(path, 1, "mask"));
+  return chw.to(torch::kFloat32).div(255.0).contiguous();
+}
+
+absl::StatusOr<CropBox> ReadCrop(const nlohmann::json& entry, const std::filesystem::path& manifest,
+                                 const std::string& where, const PreparedImage& image) {
+  CropBox crop{.x = 0,
+               .y = 0,
+               .width = image.original_width > 0 ? image.original_width : image.width,
+               .height = image.original_height > 0 ? image.original_height : image.height};
+  if (!entry.contains("crop") || entry["crop"].is_null()) return crop;
+  const nlohmann::json& json = entry["crop"];
+  const std::string at = absl::StrCat(where, ".crop");
+  if (!json.is_object()) return ManifestError(manifest, absl::StrCat(at, " is not an object"));
+  EASEL_RETURN_IF_ERROR(OptionalInt(json, "x", 0, manifest, at, &crop.x));
+  EASEL_RETURN_IF_ERROR(OptionalInt(json, "y", 0, manifest, at, &crop.y));
+  EASEL_RETURN_IF_ERROR(OptionalInt(json, "width", 1, manifest, at, &crop.width));
+  EASEL_RETURN_IF_ERROR(OptionalInt(json, "height", 1, manifest, at, &crop.height));
+  return crop;
+}
+
+// One manifest entry, its image and mask decoded.
+absl::StatusOr<PreparedImage> ReadImage(const std::filesystem::path& dir,
+                                        const std::filesystem::path& manifest,
+                                        const nlohmann::json& entry, size_t i,
+                                        std::vector<std::string>& warnings) {
+  const std::string where = absl::StrCat("images[", i, "]");
+  if (!entry.is_object()) return ManifestError(manifest, absl::StrCat(where, " is not an object"));
+  PreparedImage image;
+  EASEL_ASSIGN_OR_RETURN(std::string file, RequiredString(entry, "file", manifest, i));
+  image.file = file;
+  if (!IsSafeRelative(image.file)) {
+    return ManifestError(manifest, absl::StrCat(where, ".file \"", file,
+                                                "\" must be a relative path inside the dataset"));
+  }
+  EASEL_ASSIGN_OR_RETURN(image.caption, RequiredString(entry, "caption", manifest, i));
+  image.source = OptionalString(entry, "source");
+  image.caption_source = OptionalString(entry, "caption_source");
+  if (entry.contains("mask") && !entry["mask"].is_null()) {
+    if (!entry["mask"].is_string() || !IsSafeRelative(entry["mask"].get<std::string>())) {
+      return ManifestError(manifest, absl::StrCat(where, ".mask ", entry["mask"].dump(),
+                                                  " must be a relative path inside the dataset"));
+    }
+    image.mask_file = entry["mask"].get<std::string>();
+  }
+
+  EASEL_ASSIGN_OR_RETURN(image.pixels, DecodeImage(dir / image.file));
+  image.height = image.pixels.size(1);
+  image.width = image.pixels.size(2);
+  int64_t declared_width = image.width, declared_height = image.height;
+  EASEL_RETURN_IF_ERROR(OptionalInt(entry, "width", 1, manifest, where, &declared_width));
+  EASEL_RETURN_IF_ERROR(OptionalInt(entry, "height", 1, manifest, where, &declared_height));
+  if (declared_width != image.width || declared_height != image.height) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        (dir / image.file).string(), ": image is ", image.width, "x", image.height,
+        " but the manifest says ", declared_width, "x", declared_height));
+  }
+  EASEL_RETURN_IF_ERROR(
+      OptionalInt(entry, "original_width", 1, manifest, where, &image.original_width));
+  EASEL_RETURN_IF_ERROR(
+      OptionalInt(entry, "original_height", 1, manifest, where, &image.original_height));
+  EASEL_ASSIGN_OR_RETURN(image.crop, ReadCrop(entry, manifest, where, image));
+
+  if (!image.mask_file.empty()) {
+    EASEL_ASSIGN_OR_RETURN(image.mask, DecodeMask(dir / image.mask_file));
+    if (image.mask.size(1) != image.height || image.mask.size(2) != image.width) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          (dir / image.mask_file).string(), ": mask is ", image.mask.size(2), "x",
+          image.mask.size(1), " but its image ", image.file.string(), " is ", image.width, "x",
+          image.height));
+    }
+    if (image.mask.max().item<float>() == 0.0f) {
+      warnings.push_back(absl::StrCat(image.mask_file.string(), ": the mask of ",
+                                      image.file.string(),
+                                      " is empty (fully transparent); training uses the whole "
+                                      "image"));
+      image.mask = torch::Tensor();
+    }
+  }
+  return image;
+}
+
+std::vector<ImageBucket> GroupBySize(const std::vector<PreparedImage>& images) {
+  std::map<std::pair<int64_t, int64_t>, ImageBucket> by_size;
+  for (size_t i = 0; i < images.size(); ++i) {
+    ImageBucket& bucket = by_size[{images[i].width, images[i].height}];
+    bucket.width = images[i].width;
+    bucket.height = images[i].height;
+    bucket.images.push_back(static_cast<int64_t>(i));
+  }
+  std::vector<ImageBucket> buckets;
+  for (auto& [size, bucket] : by_size) buckets.push_back(std::move(bucket));
+  return buckets;
 }
 
 }  // namespace
@@ -69,6 +193,17 @@ std::vector<std::string> PreparedDataset::captions() const {
   out.reserve(images.size());
   for (const auto& image : images) out.push_back(image.caption);
   return out;
+}
+
+torch::Tensor PreparedDataset::BucketPixels(size_t bucket) const {
+  std::vector<torch::Tensor> pixels;
+  for (int64_t i : buckets.at(bucket).images) pixels.push_back(images[i].pixels);
+  return torch::stack(pixels);
+}
+
+int64_t PreparedDataset::masked_images() const {
+  return std::count_if(images.begin(), images.end(),
+                       [](const PreparedImage& image) { return image.mask.defined(); });
 }
 
 absl::StatusOr<PreparedDataset> LoadPreparedDataset(const std::filesystem::path& dir) {
@@ -114,46 +249,17 @@ absl::StatusOr<PreparedDataset> LoadPreparedDataset(const std::filesystem::path&
                                                      dataset.skipped.size(), " skipped)"));
   }
 
-  std::vector<torch::Tensor> pixels;
   try {
     const auto& images = manifest["images"];
     for (size_t i = 0; i < images.size(); ++i) {
-      const auto& entry = images[i];
-      if (!entry.is_object()) {
-        return ManifestError(manifest_path, absl::StrCat("images[", i, "] is not an object"));
-      }
-      PreparedImage image;
-      auto file = RequiredString(entry, "file", manifest_path, i);
-      if (!file.ok()) return file.status();
-      image.file = *file;
-      if (!IsSafeRelative(image.file)) {
-        return ManifestError(manifest_path,
-                             absl::StrCat("images[", i, "].file \"", *file,
-                                          "\" must be a relative path inside the dataset"));
-      }
-      auto caption = RequiredString(entry, "caption", manifest_path, i);
-      if (!caption.ok()) return caption.status();
-      image.caption = *caption;
-      image.source = OptionalString(entry, "source");
-      image.caption_source = OptionalString(entry, "caption_source");
-
-      auto decoded = DecodeImage(dir / image.file);
-      if (!decoded.ok()) return decoded.status();
-      image.height = decoded->size(1);
-      image.width = decoded->size(2);
-      if (!pixels.empty() && (decoded->sizes() != pixels.front().sizes())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            (dir / image.file).string(), ": image is ", image.width, "x", image.height,
-            " but the dataset's first image is ", pixels.front().size(2), "x",
-            pixels.front().size(1), "; a prepared dataset has one size"));
-      }
-      pixels.push_back(*std::move(decoded));
+      EASEL_ASSIGN_OR_RETURN(PreparedImage image,
+                             ReadImage(dir, manifest_path, images[i], i, dataset.warnings));
       dataset.images.push_back(std::move(image));
     }
-    dataset.pixels = torch::stack(pixels);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(manifest_path.string(), ": ", e.what()));
   }
+  dataset.buckets = GroupBySize(dataset.images);
   if (dataset.resolution == 0) dataset.resolution = dataset.images.front().width;
   return dataset;
 }

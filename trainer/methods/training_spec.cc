@@ -62,6 +62,14 @@ absl::Status ReadString(const nlohmann::json& json, const std::string& field, st
   return absl::OkStatus();
 }
 
+absl::Status ReadBool(const nlohmann::json& json, const std::string& field, bool* out) {
+  auto it = json.find(field);
+  if (it == json.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_boolean()) return FieldError(field, "must be true or false", *it);
+  *out = it->get<bool>();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> TrainingSpec::TriggerTokens() const {
@@ -116,6 +124,8 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
     return FieldError("lora_format", "must be \"diffusers\" or \"kohya\"", json["lora_format"]);
   }
 
+  EASEL_RETURN_IF_ERROR(ReadBool(json, "masked_loss", &spec.masked_loss));
+
   if (auto it = json.find("lora_target_modules"); it != json.end() && !it->is_null()) {
     if (!it->is_array() || it->empty()) {
       return FieldError("lora_target_modules", "must be a non-empty array of strings", *it);
@@ -133,7 +143,7 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
       "method",          "max_train_steps", "learning_rate",  "lora_rank",
       "lora_alpha",      "lora_target_modules", "train_batch_size", "resolution",
       "seed",            "lr_warmup_steps", "token_string",   "progress_every",
-      "mixed_precision", "lora_format",     "clip_skip"};
+      "mixed_precision", "lora_format",     "clip_skip",      "masked_loss"};
   for (const auto& [key, value] : json.items()) {
     if (!kKnown.contains(key)) spec.unknown_fields.push_back(key);
   }

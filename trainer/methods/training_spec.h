@@ -34,6 +34,9 @@ struct TrainingSpec {
   // Condition on the text encoder's hidden states this many layers before the usual ones
   // (>= 0; the base model bounds it, see EncodeDataset).
   int64_t clip_skip = 0;
+  // Weigh the loss by each image's mask (from the dataset's alpha channel) so that
+  // transparent background is not learned; images without a mask weigh 1 everywhere.
+  bool masked_loss = true;
   std::vector<std::string> unknown_fields;  // present in the JSON but not used
 
   // token_string split on whitespace and commas.

@@ -33,6 +33,7 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
   };
   spec.crop_based_on_salience = boolean("crop_based_on_salience", true);
   spec.use_face_detection_instead = boolean("use_face_detection_instead", false);
+  spec.aspect_buckets = boolean("aspect_buckets", false);
 
   // JSON numbers from a protobuf Struct are doubles; the trainer wants integers where integral.
   auto integer = [&](const char* key, int64_t fallback) -> int64_t {
@@ -58,6 +59,7 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
       {"lora_format", input.value("lora_format", "diffusers")},
       {"mixed_precision", input.value("mixed_precision", "auto")},
       {"clip_skip", integer("clip_skip", 0)},
+      {"masked_loss", boolean("masked_loss", true)},
       {"base_model", task.base_version()},
   };
   return spec;
@@ -80,7 +82,9 @@ std::vector<std::string> PreprocessArgs(const TaskSpec& spec, const std::filesys
           "--crop-based-on-salience",
           spec.crop_based_on_salience ? "true" : "false",
           "--use-face-detection-instead",
-          spec.use_face_detection_instead ? "true" : "false"};
+          spec.use_face_detection_instead ? "true" : "false",
+          "--aspect-buckets",
+          spec.aspect_buckets ? "true" : "false"};
 }
 
 std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,

@@ -18,6 +18,7 @@ struct TaskSpec {
   std::string caption_prefix;
   bool crop_based_on_salience = true;
   bool use_face_detection_instead = false;
+  bool aspect_buckets = false;
   nlohmann::json trainer_spec;  // written as the trainer's --spec file
 };
 

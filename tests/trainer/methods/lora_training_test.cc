@@ -35,6 +35,7 @@ TEST(TrainingSpecTest, Defaults) {
   EXPECT_EQ(spec->train_batch_size, 1);
   EXPECT_EQ(spec->progress_every, 1);
   EXPECT_EQ(spec->lr_warmup_steps, 0);
+  EXPECT_TRUE(spec->masked_loss);
   EXPECT_THAT(spec->TriggerTokens(), ElementsAre("TOK"));
 
   auto minimal = Parse(R"({"method": "lora"})");
@@ -50,7 +51,7 @@ TEST(TrainingSpecTest, ReadsEveryField) {
       "lora_rank": 16, "lora_alpha": 8, "train_batch_size": 2, "resolution": 512, "seed": 7,
       "lr_warmup_steps": 10, "token_string": "sks, zwx", "progress_every": 5,
       "lora_target_modules": ["to_q", "to_v"], "lora_format": "kohya", "clip_skip": 1,
-      "mixed_precision": "bf16", "caption_prefix": "x"})");
+      "mixed_precision": "bf16", "masked_loss": false, "caption_prefix": "x"})");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->learning_rate, 0.0005);
   EXPECT_EQ(spec->lora_alpha, 8);
@@ -63,6 +64,7 @@ TEST(TrainingSpecTest, ReadsEveryField) {
   EXPECT_EQ(spec->lora_format, "kohya");
   EXPECT_EQ(spec->clip_skip, 1);
   EXPECT_EQ(spec->mixed_precision, "bf16");
+  EXPECT_FALSE(spec->masked_loss);
   EXPECT_THAT(spec->TriggerTokens(), ElementsAre("sks", "zwx"));
   EXPECT_THAT(spec->unknown_fields, ElementsAre("caption_prefix"));
 }
@@ -82,7 +84,8 @@ TEST(TrainingSpecTest, InvalidValuesNameTheField) {
                         Case{"lora_target_modules", nlohmann::json::array()},
                         Case{"mixed_precision", "fp8"}, Case{"mixed_precision", true},
                         Case{"lora_format", "safetensors"}, Case{"lora_format", 1},
-                        Case{"clip_skip", -1}, Case{"clip_skip", 1.5}}) {
+                        Case{"clip_skip", -1}, Case{"clip_skip", 1.5},
+                        Case{"masked_loss", "yes"}, Case{"masked_loss", 1}}) {
     nlohmann::json json = {{"method", "lora"}, {"max_train_steps", 10}};
     json[c.field] = c.value;
     auto spec = ParseTrainingSpec(json);
@@ -158,7 +161,8 @@ TEST_F(LoraTrainingTest, TrainerLearns) {
   // Every image at several fixed timesteps, with fixed noise.
   const std::vector<int64_t> kTimesteps = {50, 250, 500, 750, 950};
   const int64_t repeats = static_cast<int64_t>(kTimesteps.size());
-  torch::Tensor latents = encoded->latents.repeat_interleave(repeats, 0);
+  ASSERT_EQ(encoded->buckets.size(), 1u);  // one size: rows in manifest order
+  torch::Tensor latents = encoded->buckets[0].latents.repeat_interleave(repeats, 0);
   TextConditioning text = encoded->text.RepeatInterleave(repeats);
   torch::Tensor timesteps = torch::tensor(kTimesteps, torch::kLong).repeat({kImages});
   at::Generator generator = at::detail::createCPUGenerator(99);
@@ -191,6 +195,35 @@ TEST_F(LoraTrainingTest, TrainerLearns) {
   EXPECT_DOUBLE_EQ(result->final_loss, events.back().loss);
   for (const auto& [name, before_value] : base_weights) {
     EXPECT_TRUE(torch::equal(*model_.unet->named_parameters().find(name), before_value)) << name;
+  }
+}
+
+// The stored input repeats a training: the same seed gives the same adapters, whatever the
+// process drew from torch's default generators before.
+TEST_F(LoraTrainingTest, SameSeedGivesTheSameWeights) {
+  TrainingSpec spec;
+  spec.max_train_steps = 3;
+  spec.lora_rank = 2;
+  spec.seed = 5;
+  auto lora_weights = [&](uint64_t unrelated_seed) {
+    torch::manual_seed(unrelated_seed);
+    torch::rand({7});
+    auto model = models::LoadDiffusersModel(*root_ / "model");
+    EXPECT_TRUE(model.ok()) << model.status();
+    auto result = TrainLora(*model, dataset_, spec, {}, torch::kCPU);
+    EXPECT_TRUE(result.ok()) << result.status();
+    std::map<std::string, torch::Tensor> weights;
+    for (const auto& item : model->unet->named_parameters()) {
+      if (item.key().find("lora") != std::string::npos) weights[item.key()] = item.value();
+    }
+    return weights;
+  };
+  const auto first = lora_weights(1);
+  const auto second = lora_weights(2);
+  ASSERT_FALSE(first.empty());
+  ASSERT_EQ(first.size(), second.size());
+  for (const auto& [name, value] : first) {
+    EXPECT_TRUE(torch::equal(value, second.at(name))) << name;
   }
 }
 
@@ -235,10 +268,12 @@ TEST_F(LoraTrainingTest, DivergingLossStopsWithAnErrorNamingTheLearningRate) {
 TEST_F(LoraTrainingTest, ResolutionOtherThanTheDatasetsResizesImages) {
   auto encoded = EncodeDataset(model_, dataset_, 16, 0, torch::kCPU);
   ASSERT_TRUE(encoded.ok()) << encoded.status();
-  EXPECT_EQ(encoded->latents.sizes(), torch::IntArrayRef({kImages, 4, 8, 8}));
+  ASSERT_EQ(encoded->buckets.size(), 1u);
+  EXPECT_EQ(encoded->buckets[0].width, 16);
+  EXPECT_EQ(encoded->buckets[0].latents.sizes(), torch::IntArrayRef({kImages, 4, 8, 8}));
   EXPECT_EQ(encoded->text.hidden_states.sizes(), torch::IntArrayRef({kImages, 77, 32}));
   EXPECT_FALSE(encoded->text.text_embeds.defined());
-  EXPECT_TRUE(torch::isfinite(encoded->latents).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(encoded->buckets[0].latents).all().item<bool>());
 }
 
 TEST_F(LoraTrainingTest, ClipSkipConditionsOnAnEarlierLayerThroughTheFinalLayerNorm) {
@@ -275,7 +310,7 @@ class SdxlLoraTrainingTest : public TinyModelTest<models::TinyPreset::kTinySdxl>
   double FixedLoss(const EncodedDataset& encoded) {
     const std::vector<int64_t> kTimesteps = {50, 250, 500, 750, 950};
     const int64_t repeats = static_cast<int64_t>(kTimesteps.size());
-    torch::Tensor latents = encoded.latents.repeat_interleave(repeats, 0);
+    torch::Tensor latents = encoded.buckets.at(0).latents.repeat_interleave(repeats, 0);
     at::Generator generator = at::detail::createCPUGenerator(99);
     auto schedule = sampling::NoiseSchedule::FromConfig(model_.scheduler_config);
     EXPECT_TRUE(schedule.ok());

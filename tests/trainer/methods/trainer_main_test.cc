@@ -147,6 +147,67 @@ TEST_F(TrainerMainTest, InitModelThenTrainWritesWeightsAndStreamsProgress) {
   EXPECT_EQ(info->trigger_phrase, "TOK");
 }
 
+// What `easel-preprocess --aspect-buckets` writes for photos with transparency: two sizes,
+// masks on some images.
+TEST_F(TrainerMainTest, TrainsOnATwoBucketDatasetWithMasksAndWritesWeights) {
+  data::testing::WriteBucketedDataset(
+      root_ / "buckets", {{32, 48, true}, {48, 32}, {32, 48}, {48, 32, true}, {32, 48}}, 40);
+  ChildResult init = RunTrainer(
+      {"init-model", "--preset", "tiny", "--output", (root_ / "model").string(), "--seed", "5"},
+      root_ / "init.stderr");
+  ASSERT_EQ(init.exit_code, 0) << std::ifstream(root_ / "init.stderr").rdbuf();
+  data::testing::WriteJson(root_ / "spec.json", {{"method", "lora"},
+                                                 {"max_train_steps", 5},
+                                                 {"learning_rate", 1e-3},
+                                                 {"lora_rank", 2},
+                                                 {"train_batch_size", 2},
+                                                 {"masked_loss", true},
+                                                 {"seed", 3}});
+  ChildResult run = RunTrainer({"train", "--spec", (root_ / "spec.json").string(), "--dataset",
+                                (root_ / "buckets").string(), "--model",
+                                (root_ / "model").string(), "--output",
+                                (root_ / "out").string(), "--device", "cpu"},
+                               root_ / "train.stderr");
+  ASSERT_EQ(run.exit_code, 0) << std::ifstream(root_ / "train.stderr").rdbuf();
+  EXPECT_TRUE(EventsOf(run, "error").empty());
+  bool logged_buckets = false, logged_masks = false;
+  for (const auto& log : EventsOf(run, "log")) {
+    const std::string message = log["message"].get<std::string>();
+    logged_buckets |= message.find("32x48 (3 images), 48x32 (2 images)") != std::string::npos;
+    logged_masks |= message.find("masked loss: 2 of 5 images") != std::string::npos;
+  }
+  EXPECT_TRUE(logged_buckets);
+  EXPECT_TRUE(logged_masks);
+  std::vector<nlohmann::json> progress = EventsOf(run, "progress");
+  ASSERT_EQ(progress.size(), 5u);
+  for (const auto& event : progress) EXPECT_TRUE(event["loss"].is_number());
+  ASSERT_FALSE(run.events.empty());
+  EXPECT_EQ(run.events.back()["event"], "done");
+  EXPECT_EQ(run.events.back()["steps"], 5);
+
+  ASSERT_TRUE(std::filesystem::exists(root_ / "out" / "lora.safetensors"));
+  auto model = models::LoadDiffusersModel(root_ / "model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto info = lora::LoadLora(root_ / "out" / "lora.safetensors", {{"unet", model->unet.get()}});
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->rank, 2);
+  EXPECT_EQ(info->training_parameters["masked_loss"], "true");
+}
+
+TEST_F(TrainerMainTest, MaskedLossThatIsNotABooleanIsAUserErrorNamingTheField) {
+  data::testing::WriteJson(root_ / "bad.json", {{"method", "lora"}, {"masked_loss", "yes"}});
+  ChildResult run = RunTrainer({"train", "--spec", (root_ / "bad.json").string(), "--dataset",
+                                (root_ / "dataset").string(), "--model",
+                                (root_ / "no-model").string(), "--output",
+                                (root_ / "out").string()},
+                               root_ / "bad.stderr");
+  EXPECT_EQ(run.exit_code, 2);
+  std::vector<nlohmann::json> errors = EventsOf(run, "error");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["class"], "user");
+  EXPECT_THAT(errors[0]["message"].get<std::string>(), HasSubstr("masked_loss"));
+}
+
 TEST_F(TrainerMainTest, BadSpecExitsTwoWithAnErrorNamingTheField) {
   data::testing::WriteJson(root_ / "bad.json", {{"method", "lora"}, {"max_train_steps", -5}});
   ChildResult run = RunTrainer({"train", "--spec", (root_ / "bad.json").string(), "--dataset",

@@ -56,7 +56,7 @@ TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
                                             "--token-string", "SKS", "--caption-prefix",
                                             "a photo of SKS", "--crop-based-on-salience",
                                             "true", "--use-face-detection-instead",
-                                            "true"}));
+                                            "true", "--aspect-buckets", "false"}));
   auto trainer = TrainerArgs("/bin/tr", "/w/spec.json", "/w/prepared", "/m", "/w/out");
   EXPECT_EQ(trainer[1], "train");
   EXPECT_EQ(trainer.back(), "/w/out");
@@ -71,6 +71,8 @@ TEST(TaskSpecTest, PreprocessArgumentsDependOnThePreprocessInputsOnly) {
   fields["caption_prefix"].set_string_value("a photo of SKS");
   fields["crop_based_on_salience"].set_bool_value(true);
   fields["use_face_detection_instead"].set_bool_value(false);
+  fields["aspect_buckets"].set_bool_value(false);
+  fields["masked_loss"].set_bool_value(true);
   fields["learning_rate"].set_number_value(1e-4);
   fields["lora_alpha"].set_number_value(4);
   fields["train_batch_size"].set_number_value(1);
