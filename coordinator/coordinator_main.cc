@@ -31,9 +31,16 @@ int main(int argc, char** argv) {
                  "Attempts of a task that crashes before its training fails")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  double retry_backoff_seconds = 5;
+  app.add_option("--retry-backoff-seconds", retry_backoff_seconds,
+                 "How long a retried task waits after its first failed attempt; doubled after "
+                 "each further one, at most 300 s")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 300.0));
   CLI11_PARSE(app, argc, argv);
   options.data_dir = data_dir;
   options.lease_duration = absl::Seconds(lease_seconds);
+  options.retry_backoff = absl::Seconds(retry_backoff_seconds);
 
   // Block the termination signals in every thread; the main thread waits for them below.
   sigset_t signals;

@@ -70,7 +70,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   parts.trainings = std::make_unique<TrainingStore>(*parts.database, *parts.blobs, parts.notifiers);
   parts.queue = std::make_unique<TaskQueue>(
       *parts.database, *parts.blobs, parts.notifiers,
-      TaskQueueOptions{options.lease_duration, options.max_attempts});
+      TaskQueueOptions{.lease_duration = options.lease_duration,
+                       .max_attempts = options.max_attempts,
+                       .retry_backoff = options.retry_backoff});
   parts.dataset_service = std::make_unique<DatasetServiceImpl>(*parts.uploads, *parts.datasets);
   parts.model_service = std::make_unique<ModelServiceImpl>(*parts.models, *parts.blobs);
   parts.training_service = std::make_unique<TrainingServiceImpl>(

@@ -20,6 +20,7 @@ struct CoordinatorOptions {
   std::string listen_address = "127.0.0.1:0";
   absl::Duration lease_duration = absl::Seconds(60);
   int max_attempts = 3;
+  absl::Duration retry_backoff = absl::Seconds(5);  // doubled per failed attempt, at most 5 min
 };
 
 // The coordinator: store, blobs, scheduler and the gRPC services, serving on one port.

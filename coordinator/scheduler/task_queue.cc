@@ -71,16 +71,20 @@ absl::StatusOr<LeasedTask> FenceTask(Connection& connection, std::string_view ta
   return task;
 }
 
+// Queues the task again, to be leased no sooner than `backoff` from now.
 absl::Status Requeue(Connection& connection, std::string_view task_id,
                      std::string_view training_id, std::string_view error, bool counted,
-                     std::string_view log_line) {
+                     absl::Duration backoff, std::string_view log_line) {
   EASEL_RETURN_IF_ERROR(
       connection
           .Execute("UPDATE tasks SET state = 'queued', worker_id = '', lease_expire_us = 0, "
-                   "last_error = ?, crashes = crashes + ? WHERE id = ?",
-                   {std::string(error), int64_t{counted}, std::string(task_id)})
+                   "not_before_us = ?, last_error = ?, crashes = crashes + ? WHERE id = ?",
+                   {ToMicros(absl::Now() + backoff), std::string(error), int64_t{counted},
+                    std::string(task_id)})
           .status());
-  return TrainingStore::AppendLog(connection, training_id, log_line);
+  return TrainingStore::AppendLog(
+      connection, training_id,
+      absl::StrCat(std::string(log_line), "; retrying in ", absl::FormatDuration(backoff)));
 }
 
 absl::Status EndTask(Connection& connection, std::string_view task_id, std::string_view state,
@@ -92,6 +96,14 @@ absl::Status EndTask(Connection& connection, std::string_view task_id, std::stri
 }
 
 }  // namespace
+
+absl::Duration TaskQueue::RetryBackoff(int64_t failed_attempt) const {
+  absl::Duration backoff = options_.retry_backoff;
+  for (int64_t i = 1; i < failed_attempt && backoff < options_.max_retry_backoff; ++i) {
+    backoff *= 2;
+  }
+  return std::min(backoff, options_.max_retry_backoff);
+}
 
 absl::StatusOr<v1::RegisterWorkerResponse> TaskQueue::RegisterWorker(
     const v1::RegisterWorkerRequest& request) {
@@ -133,7 +145,9 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(
         Statement next,
-        connection.Query("SELECT id FROM tasks WHERE state = 'queued' ORDER BY seq LIMIT 1"));
+        connection.Query("SELECT id FROM tasks WHERE state = 'queued' AND not_before_us <= ? "
+                         "ORDER BY seq LIMIT 1",
+                         {ToMicros(absl::Now())}));
     EASEL_ASSIGN_OR_RETURN(bool found, next.Step());
     if (!found) return absl::OkStatus();
     std::string task_id = next.Text(0);
@@ -432,9 +446,9 @@ absl::Status TaskQueue::Fail(const v1::FailTaskRequest& request) {
     bool counted = failure == v1::CRASH;
     requeued = true;
     return Requeue(connection, request.task_id(), task.training_id, error, counted,
+                   RetryBackoff(task.attempt),
                    absl::StrCat("attempt ", task.attempt, " failed (",
-                                counted ? "crash" : "infrastructure", "): ", error,
-                                "; retrying"));
+                                counted ? "crash" : "infrastructure", "): ", error));
   }));
   LogInfo(absl::StrCat("task ", request.task_id(), " failed (",
                        v1::FailureClass_Name(request.failure_class()), "): ", request.error(),
@@ -475,6 +489,7 @@ absl::StatusOr<std::optional<absl::Time>> TaskQueue::ExpireLeases(absl::Time now
       } else {
         EASEL_RETURN_IF_ERROR(Requeue(
             connection, task.id, task.training_id, "lease expired", false,
+            RetryBackoff(task.attempt),
             absl::StrCat("attempt ", task.attempt, " lost: the lease of worker ", task.worker_id,
                          " expired; requeued")));
       }

@@ -20,6 +20,10 @@ namespace easel::coordinator {
 struct TaskQueueOptions {
   absl::Duration lease_duration = absl::Seconds(60);
   int max_attempts = 3;
+  // A retried task (crash, infrastructure failure, expired lease) waits retry_backoff after
+  // its first failed attempt, doubling with each further one, at most max_retry_backoff.
+  absl::Duration retry_backoff = absl::Seconds(5);
+  absl::Duration max_retry_backoff = absl::Minutes(5);
 };
 
 // Tasks and their leases. Every call about a task is fenced by its epoch: it applies only
@@ -31,8 +35,8 @@ class TaskQueue {
 
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
       const v1::RegisterWorkerRequest& request);
-  // The oldest queued task, waiting up to `wait` (at most 30 s) for one; nullopt when none
-  // came, when `cancelled` turns true, or on shutdown.
+  // The oldest queued task whose retry back-off has passed, waiting up to `wait` (at most
+  // 30 s) for one; nullopt when none came, when `cancelled` turns true, or on shutdown.
   absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id, absl::Duration wait,
                                                 const std::function<bool()>& cancelled);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
@@ -53,6 +57,7 @@ class TaskQueue {
 
  private:
   absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id);
+  absl::Duration RetryBackoff(int64_t failed_attempt) const;
   absl::Status CompletePreprocess(const v1::CompleteTaskRequest& request);
   absl::StatusOr<v1::Version> CompleteTrain(const v1::CompleteTaskRequest& request);
   // The size of an uploaded output; FAILED_PRECONDITION when it was not uploaded.

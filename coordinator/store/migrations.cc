@@ -129,6 +129,10 @@ CREATE TABLE prepared_datasets (
 );
 UPDATE tasks SET kind = 2 WHERE kind = 1 AND state IN ('queued', 'leased');
 )sql"},
+      // Retried tasks wait out a back-off: not leased before not_before_us.
+      {4, R"sql(
+ALTER TABLE tasks ADD COLUMN not_before_us INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return migrations;
 }

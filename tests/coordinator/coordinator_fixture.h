@@ -38,6 +38,8 @@ inline std::string ZipLikeBytes(size_t size, char fill = 'z') {
 class CoordinatorTest : public ::testing::Test {
  protected:
   virtual absl::Duration LeaseDuration() const { return absl::Seconds(60); }
+  // No back-off unless a test asks for one: retried tasks are leased again at once.
+  virtual absl::Duration RetryBackoff() const { return absl::ZeroDuration(); }
 
   void SetUp() override {
     data_dir_ = MakeTempDir();
@@ -54,6 +56,7 @@ class CoordinatorTest : public ::testing::Test {
     CoordinatorOptions options;
     options.data_dir = data_dir_ / "data";
     options.lease_duration = LeaseDuration();
+    options.retry_backoff = RetryBackoff();
     auto server = CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

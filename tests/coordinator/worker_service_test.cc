@@ -523,6 +523,29 @@ TEST_F(WorkerServiceTest, OversizedOrInconsistentDatasetReportsAreInvalidArgumen
   EXPECT_EQ(got.dataset_report().images_used(), 20'000);
 }
 
+class RetryBackoffTest : public WorkerServiceTest {
+ protected:
+  absl::Duration RetryBackoff() const override { return absl::Seconds(1); }
+};
+
+TEST_F(RetryBackoffTest, ARetriedTaskWaitsOutItsBackOffDoublingPerAttempt) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task first = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_TRUE(FailTask(first, v1::CRASH, "segfault").ok());
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+  v1::Task second = LeaseTask(worker, absl::Seconds(10)).task();
+  EXPECT_EQ(second.id(), first.id());
+  EXPECT_EQ(second.attempt(), 2);
+  ASSERT_TRUE(FailTask(second, v1::INFRASTRUCTURE, "preempted").ok());
+  EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+  v1::Task third = LeaseTask(worker, absl::Seconds(10)).task();
+  EXPECT_EQ(third.attempt(), 3);
+  const std::string logs = GetTraining(training.id()).logs();
+  EXPECT_THAT(logs, HasSubstr("attempt 1 failed (crash): segfault; retrying in 1s\n"));
+  EXPECT_THAT(logs, HasSubstr("attempt 2 failed (infrastructure): preempted; retrying in 2s\n"));
+}
+
 class ShortLeaseTest : public WorkerServiceTest {
  protected:
   absl::Duration LeaseDuration() const override { return absl::Milliseconds(300); }
