@@ -42,11 +42,14 @@ std::string Dump(const Event& value) {
 
 class EventStream {
  public:
+  // Quiet: events on stdout only, without the human-readable copy on stderr.
+  void set_quiet(bool quiet) { quiet_ = quiet; }
+
   void Emit(const Event& event) {
     std::cout << Dump(event) << '\n' << std::flush;
   }
   void Log(const std::string& message) {
-    std::cerr << "[easel-trainer] " << message << '\n' << std::flush;
+    if (!quiet_) std::cerr << "[easel-trainer] " << message << '\n' << std::flush;
     Emit({{"event", "log"}, {"message", message}});
   }
   void Progress(const methods::ProgressEvent& e) {
@@ -57,14 +60,18 @@ class EventStream {
           {"lr", e.lr},
           {"it_s", e.it_s},
           {"eta_s", e.eta_s}});
+    if (quiet_) return;
     std::cerr << absl::StrFormat("[easel-trainer] step %d/%d loss %.4f lr %.2e %.2f it/s eta %.0fs\n",
                                  e.step, e.total, e.loss, e.lr, e.it_s, e.eta_s)
               << std::flush;
   }
   void Error(const std::string& message, bool user_error) {
-    std::cerr << "[easel-trainer] error: " << message << '\n' << std::flush;
+    if (!quiet_) std::cerr << "[easel-trainer] error: " << message << '\n' << std::flush;
     Emit({{"event", "error"}, {"message", message}, {"class", user_error ? "user" : "crash"}});
   }
+
+ private:
+  bool quiet_ = false;
 };
 
 bool IsUserError(const absl::Status& status) {
@@ -297,6 +304,10 @@ int Main(int argc, char** argv) {
   CLI::App app{"easel-trainer: runs one training job (JSON-lines events on stdout)",
                "easel-trainer"};
   app.require_subcommand(1);
+  bool quiet = false;
+  app.add_flag("--quiet", quiet,
+               "Events on stdout only; no human-readable copy of them on stderr (for programs "
+               "that read the events, such as easel-worker). Give it before the subcommand.");
 
   TrainArgs train_args;
   CLI::App* train = app.add_subcommand("train", "Train a LoRA on a prepared dataset");
@@ -384,6 +395,7 @@ int Main(int argc, char** argv) {
     events.Error(absl::StrCat("usage: ", e.what(), " (run with --help)"), /*user_error=*/true);
     return kExitUser;
   }
+  events.set_quiet(quiet);
 
   absl::Status status;
   try {

@@ -92,7 +92,7 @@ std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,
                                      const std::filesystem::path& dataset,
                                      const std::filesystem::path& model,
                                      const std::filesystem::path& output) {
-  return {bin.string(), "train",           "--spec",   spec_file.string(),
+  return {bin.string(), "--quiet", "train", "--spec", spec_file.string(),
           "--dataset",  dataset.string(),  "--model",  model.string(),
           "--output",   output.string()};
 }

@@ -208,6 +208,27 @@ TEST_F(TrainerMainTest, MaskedLossThatIsNotABooleanIsAUserErrorNamingTheField) {
   EXPECT_THAT(errors[0]["message"].get<std::string>(), HasSubstr("masked_loss"));
 }
 
+TEST_F(TrainerMainTest, QuietKeepsTheEventsAndLeavesStderrEmpty) {
+  ChildResult run = RunTrainer({"--quiet", "init-model", "--preset", "tiny", "--output",
+                                (root_ / "quiet-model").string()},
+                               root_ / "quiet.stderr");
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_FALSE(EventsOf(run, "log").empty());
+  EXPECT_EQ(EventsOf(run, "done").size(), 1u);
+  std::ifstream stderr_file(root_ / "quiet.stderr");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(stderr_file), {}), "");
+
+  ChildResult refused = RunTrainer({"--quiet", "train", "--spec", (root_ / "missing.json").string(),
+                                    "--dataset", (root_ / "dataset").string(), "--model",
+                                    (root_ / "no-model").string(), "--output",
+                                    (root_ / "out").string()},
+                                   root_ / "quiet-refused.stderr");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(EventsOf(refused, "error").size(), 1u);
+  std::ifstream refused_stderr(root_ / "quiet-refused.stderr");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(refused_stderr), {}), "");
+}
+
 TEST_F(TrainerMainTest, BadSpecExitsTwoWithAnErrorNamingTheField) {
   data::testing::WriteJson(root_ / "bad.json", {{"method", "lora"}, {"max_train_steps", -5}});
   ChildResult run = RunTrainer({"train", "--spec", (root_ / "bad.json").string(), "--dataset",
