@@ -304,11 +304,15 @@ absl::Status TaskQueue::CheckLease(std::string_view task_id, int64_t epoch) {
 
 absl::StatusOr<v1::CompleteTaskResponse> TaskQueue::Complete(
     const v1::CompleteTaskRequest& request) {
+  // A task's kind never changes; each completion below fences the lease in its transaction.
   v1::TaskKind kind = v1::TASK_KIND_UNSPECIFIED;
-  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
-                           FenceTask(connection, request.task_id(), request.epoch(), std::nullopt));
-    kind = task.kind;
+  EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(
+        Statement row,
+        connection.Query("SELECT kind FROM tasks WHERE id = ?", {request.task_id()}));
+    EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+    if (!found) return StaleLease(request.task_id(), request.epoch());
+    kind = static_cast<v1::TaskKind>(row.Int(0));
     return absl::OkStatus();
   }));
   v1::CompleteTaskResponse response;

@@ -24,7 +24,6 @@ preprocess::ArchiveLimits PreparedLimits() {
   preprocess::ArchiveLimits limits;
   limits.max_entries = 3 * limits.max_entries + 16;
   limits.max_total_bytes = int64_t{8} << 30;
-  limits.max_compression_ratio = 1'000'000;  // stored entries; our own worker wrote them
   return limits;
 }
 
