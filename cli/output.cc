@@ -89,6 +89,10 @@ void PrintTraining(const easel::v1::Training& t) {
   if (!t.prepared_dataset_sha256().empty()) {
     std::printf("Prepared:     sha256:%s\n", t.prepared_dataset_sha256().c_str());
   }
+  if (t.checkpoint_step() > 0) {
+    std::printf("Checkpoint:   step %lld, sha256:%s\n", static_cast<long long>(t.checkpoint_step()),
+                t.checkpoint_sha256().c_str());
+  }
   if (t.has_output() && !t.output().version().empty()) {
     std::printf("Version:      %s\n", t.output().version().c_str());
     std::printf("Trigger:      %s\n", absl::StrJoin(t.output().trigger_tokens(), ", ").c_str());

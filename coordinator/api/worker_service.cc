@@ -126,6 +126,15 @@ grpc::Status WorkerServiceImpl::UploadOutput(grpc::ServerContext* /*context*/,
   });
 }
 
+grpc::Status WorkerServiceImpl::ReportCheckpoint(grpc::ServerContext* /*context*/,
+                                                 const v1::ReportCheckpointRequest* request,
+                                                 v1::ReportCheckpointResponse* response) {
+  return HandleRpc([&]() -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(*response, queue_.ReportCheckpoint(*request));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status WorkerServiceImpl::CompleteTask(grpc::ServerContext* /*context*/,
                                              const v1::CompleteTaskRequest* request,
                                              v1::CompleteTaskResponse* response) {

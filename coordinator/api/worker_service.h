@@ -27,6 +27,9 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   grpc::Status UploadOutput(grpc::ServerContext* context,
                             grpc::ServerReader<v1::UploadOutputRequest>* reader,
                             v1::OutputRef* response) override;
+  grpc::Status ReportCheckpoint(grpc::ServerContext* context,
+                                const v1::ReportCheckpointRequest* request,
+                                v1::ReportCheckpointResponse* response) override;
   grpc::Status CompleteTask(grpc::ServerContext* context, const v1::CompleteTaskRequest* request,
                             v1::CompleteTaskResponse* response) override;
   grpc::Status FailTask(grpc::ServerContext* context, const v1::FailTaskRequest* request,

@@ -97,6 +97,20 @@ absl::Status EndTask(Connection& connection, std::string_view task_id, std::stri
 
 }  // namespace
 
+absl::Status TaskQueue::SetResumeCheckpoint(Connection& connection, const std::string& digest,
+                                            int64_t step, v1::Task& task) {
+  if (digest.empty()) return absl::OkStatus();
+  if (!blobs_.Contains(digest)) {
+    return TrainingStore::AppendLog(
+        connection, task.training_id(),
+        absl::StrCat("the checkpoint at step ", step, " is missing from the blob store; "
+                     "training starts from the beginning"));
+  }
+  task.set_resume_checkpoint_sha256(digest);
+  task.set_resume_checkpoint_step(step);
+  return absl::OkStatus();
+}
+
 absl::Duration TaskQueue::RetryBackoff(int64_t failed_attempt) const {
   absl::Duration backoff = options_.retry_backoff;
   for (int64_t i = 1; i < failed_attempt && backoff < options_.max_retry_backoff; ++i) {
@@ -163,7 +177,8 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
         Statement row,
         connection.Query("SELECT t.training_id, t.kind, t.attempt, t.epoch, r.dataset_sha256, "
                          "r.base_model_dir, r.model, r.version_id, r.destination, r.input_json, "
-                         "r.status, r.prepared_sha256 FROM tasks t "
+                         "r.status, r.prepared_sha256, r.checkpoint_sha256, r.checkpoint_step "
+                         "FROM tasks t "
                          "JOIN trainings r ON r.id = t.training_id "
                          "WHERE t.id = ?",
                          {task_id}));
@@ -185,7 +200,10 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
                                               ": stored input does not parse"));
     }
     *leased.mutable_lease_expire_time() = MicrosToProto(expire);
-    if (leased.kind() == v1::TASK_KIND_TRAIN) leased.set_prepared_dataset_sha256(row.Text(11));
+    if (leased.kind() == v1::TASK_KIND_TRAIN) {
+      leased.set_prepared_dataset_sha256(row.Text(11));
+      EASEL_RETURN_IF_ERROR(SetResumeCheckpoint(connection, row.Text(12), row.Int(13), leased));
+    }
     if (row.Int(10) == v1::STARTING) {
       EASEL_RETURN_IF_ERROR(
           TrainingStore::SetStatus(connection, leased.training_id(), v1::PROCESSING, ""));
@@ -193,7 +211,11 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
     return TrainingStore::AppendLog(
         connection, leased.training_id(),
         absl::StrCat(TaskKindName(leased.kind()), " attempt ", leased.attempt(),
-                     " leased to worker ", worker_id));
+                     " leased to worker ", worker_id,
+                     leased.resume_checkpoint_step() > 0
+                         ? absl::StrCat("; resuming from the checkpoint at step ",
+                                        leased.resume_checkpoint_step())
+                         : ""));
   }));
   if (task.has_value()) {
     LogInfo(absl::StrCat("task ", task->id(), " of training ", task->training_id(),
@@ -289,6 +311,39 @@ absl::StatusOr<v1::ReportDatasetResponse> TaskQueue::ReportDataset(
     EASEL_RETURN_IF_ERROR(TrainingStore::AppendLog(
         connection, task.training_id,
         absl::StrCat("dataset: ", DatasetReportSummary(request.report()))));
+    if (task.cancel_requested) response.add_commands(v1::CANCEL);
+    return absl::OkStatus();
+  }));
+  notifiers_.events.Notify();
+  return response;
+}
+
+absl::StatusOr<v1::ReportCheckpointResponse> TaskQueue::ReportCheckpoint(
+    const v1::ReportCheckpointRequest& request) {
+  if (request.step() <= 0) return absl::InvalidArgumentError("step must be positive");
+  const std::string& digest = request.checkpoint().sha256();
+  v1::ReportCheckpointResponse response;
+  int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(LeasedTask task,
+                           FenceTask(connection, request.task_id(), request.epoch(), expire));
+    if (task.kind != v1::TASK_KIND_TRAIN) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("task ", request.task_id(), " is not a TRAIN task; only training "
+                       "checkpoints"));
+    }
+    EASEL_RETURN_IF_ERROR(UploadedSize(request.checkpoint(), "checkpoint").status());
+    EASEL_ASSIGN_OR_RETURN(
+        int changed,
+        connection.Execute("UPDATE trainings SET checkpoint_sha256 = ?, checkpoint_step = ? "
+                           "WHERE id = ? AND checkpoint_step < ?",
+                           {digest, request.step(), task.training_id, request.step()}));
+    if (changed == 1) {
+      EASEL_RETURN_IF_ERROR(TrainingStore::AppendLog(
+          connection, task.training_id,
+          absl::StrCat("checkpoint saved at step ", request.step(), " (", digest.substr(0, 12),
+                       ")")));
+    }
     if (task.cancel_requested) response.add_commands(v1::CANCEL);
     return absl::OkStatus();
   }));

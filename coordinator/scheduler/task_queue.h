@@ -45,6 +45,10 @@ class TaskQueue {
   // Stores the prepared dataset's inclusion report with the task's training (replacing an
   // earlier attempt's) and logs its summary; INVALID_ARGUMENT past the report limits.
   absl::StatusOr<v1::ReportDatasetResponse> ReportDataset(const v1::ReportDatasetRequest& request);
+  // Records an uploaded checkpoint as the TRAIN task's training's latest (a checkpoint of an
+  // earlier step than the one recorded is ignored); a retried attempt is leased with it.
+  absl::StatusOr<v1::ReportCheckpointResponse> ReportCheckpoint(
+      const v1::ReportCheckpointRequest& request);
   absl::Status CheckLease(std::string_view task_id, int64_t epoch);
   // PREPROCESS: caches the prepared dataset and queues the TRAIN task. TRAIN: publishes the
   // version, in one transaction fenced by the epoch.
@@ -58,6 +62,10 @@ class TaskQueue {
  private:
   absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id);
   absl::Duration RetryBackoff(int64_t failed_attempt) const;
+  // Sets the TRAIN task's checkpoint to resume from, unless its blob is gone (then logs that
+  // training starts over).
+  absl::Status SetResumeCheckpoint(Connection& connection, const std::string& digest,
+                                   int64_t step, v1::Task& task);
   absl::Status CompletePreprocess(const v1::CompleteTaskRequest& request);
   absl::StatusOr<v1::Version> CompleteTrain(const v1::CompleteTaskRequest& request);
   // The size of an uploaded output; FAILED_PRECONDITION when it was not uploaded.

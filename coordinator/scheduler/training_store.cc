@@ -21,7 +21,7 @@ namespace {
 constexpr char kTrainingSelect[] =
     "SELECT seq, id, model, version_id, destination, input_json, status, error, logs, output, "
     "progress, create_us, start_us, complete_us, COALESCE(request_id, ''), dataset_report, "
-    "prepared_sha256 FROM trainings ";
+    "prepared_sha256, checkpoint_sha256, checkpoint_step FROM trainings ";
 
 absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   v1::Training training;
@@ -49,6 +49,8 @@ absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
         absl::StrCat("training ", training.id(), ": stored dataset report is corrupt"));
   }
   training.set_prepared_dataset_sha256(row.Text(16));
+  training.set_checkpoint_sha256(row.Text(17));
+  training.set_checkpoint_step(row.Int(18));
   return training;
 }
 

@@ -133,6 +133,11 @@ UPDATE tasks SET kind = 2 WHERE kind = 1 AND state IN ('queued', 'leased');
       {4, R"sql(
 ALTER TABLE tasks ADD COLUMN not_before_us INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      // The latest complete checkpoint a TRAIN task reported; a retried attempt resumes there.
+      {5, R"sql(
+ALTER TABLE trainings ADD COLUMN checkpoint_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE trainings ADD COLUMN checkpoint_step INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return migrations;
 }

@@ -11,6 +11,7 @@ namespace easel::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class WorkerServiceTest : public CoordinatorTest {
  protected:
@@ -75,6 +76,30 @@ class WorkerServiceTest : public CoordinatorTest {
     *request.mutable_report() = report;
     v1::ReportDatasetResponse ignored;
     return workers_->ReportDataset(&context, request, response != nullptr ? response : &ignored);
+  }
+
+  // Uploads `bytes` as a checkpoint of `step` and reports it.
+  grpc::Status ReportCheckpoint(const v1::Task& task, const std::string& bytes, int64_t step,
+                                v1::ReportCheckpointResponse* response = nullptr) {
+    v1::ReportCheckpointRequest request;
+    request.set_task_id(task.id());
+    request.set_epoch(task.epoch());
+    request.set_step(step);
+    grpc::Status uploaded = UploadOutput(task, bytes, request.mutable_checkpoint());
+    if (!uploaded.ok()) return uploaded;
+    grpc::ClientContext context;
+    v1::ReportCheckpointResponse ignored;
+    return workers_->ReportCheckpoint(&context, request,
+                                      response != nullptr ? response : &ignored);
+  }
+
+  // Preprocesses a new training and leases its TRAIN task.
+  v1::Task LeaseTrainTask(const std::string& worker) {
+    v1::Task preprocess = LeaseTask(worker, absl::Seconds(5)).task();
+    EXPECT_TRUE(CompletePreprocess(preprocess, "prepared zip").ok());
+    v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+    EXPECT_EQ(task.kind(), v1::TASK_KIND_TRAIN);
+    return task;
   }
 
   // Two images used, notes.txt skipped, one warning.
@@ -286,6 +311,64 @@ TEST_F(WorkerServiceTest, CancelDuringPreprocessingQueuesNoTraining) {
   ASSERT_TRUE(CompletePreprocess(task, "prepared zip").ok());
   EXPECT_EQ(GetTraining(training.id()).status(), v1::CANCELED);
   EXPECT_FALSE(LeaseTask(worker, absl::ZeroDuration()).has_task());
+}
+
+TEST_F(WorkerServiceTest, ARetriedTrainTaskResumesFromTheLatestReportedCheckpoint) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task task = LeaseTrainTask(worker);
+  EXPECT_TRUE(task.resume_checkpoint_sha256().empty());
+  EXPECT_EQ(task.resume_checkpoint_step(), 0);
+
+  ASSERT_TRUE(ReportCheckpoint(task, "checkpoint at 2", 2).ok());
+  ASSERT_TRUE(ReportCheckpoint(task, "checkpoint at 4", 4).ok());
+  // An older step reported late does not replace the newer checkpoint.
+  ASSERT_TRUE(ReportCheckpoint(task, "checkpoint at 3", 3).ok());
+  v1::Training checkpointed = GetTraining(training.id());
+  EXPECT_EQ(checkpointed.checkpoint_step(), 4);
+  EXPECT_EQ(checkpointed.checkpoint_sha256(), Sha256Hex("checkpoint at 4"));
+  EXPECT_THAT(checkpointed.logs(), HasSubstr("checkpoint saved at step 4 ("));
+  EXPECT_THAT(checkpointed.logs(), Not(HasSubstr("checkpoint saved at step 3")));
+
+  ASSERT_TRUE(FailTask(task, v1::CRASH, "segfault").ok());
+  v1::Task retried = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_EQ(retried.id(), task.id());
+  EXPECT_EQ(retried.attempt(), 2);
+  EXPECT_EQ(retried.resume_checkpoint_step(), 4);
+  EXPECT_EQ(retried.resume_checkpoint_sha256(), Sha256Hex("checkpoint at 4"));
+  EXPECT_THAT(GetTraining(training.id()).logs(),
+              HasSubstr("train attempt 2 leased to worker " + worker +
+                        "; resuming from the checkpoint at step 4\n"));
+
+  v1::CompleteTaskResponse completed;
+  v1::OutputRef weights;
+  ASSERT_TRUE(UploadOutput(retried, "weights", &weights).ok());
+  ASSERT_TRUE(Complete(retried, weights, &completed).ok());
+  EXPECT_EQ(Versions("alice/faces").size(), 1u);
+}
+
+TEST_F(WorkerServiceTest, BadCheckpointReportsAreRefused) {
+  NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task preprocess = LeaseTask(worker, absl::Seconds(5)).task();
+  grpc::Status status = ReportCheckpoint(preprocess, "checkpoint", 1);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("is not a TRAIN task"));
+  ASSERT_TRUE(CompletePreprocess(preprocess, "prepared zip").ok());
+  v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+
+  EXPECT_EQ(ReportCheckpoint(task, "checkpoint", 0).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext context;
+  v1::ReportCheckpointRequest request;
+  request.set_task_id(task.id());
+  request.set_epoch(task.epoch());
+  request.set_step(5);
+  request.mutable_checkpoint()->set_sha256(Sha256Hex("never uploaded"));
+  v1::ReportCheckpointResponse response;
+  status = workers_->ReportCheckpoint(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("has not been uploaded"));
 }
 
 TEST_F(WorkerServiceTest, LeaseWaitsForATaskToArrive) {
@@ -575,6 +658,19 @@ TEST_F(ShortLeaseTest, StaleEpochIsRejectedAfterTheLeaseExpiresAndTheTaskIsLease
             grpc::StatusCode::FAILED_PRECONDITION);
   status = ReportDataset(first, SampleReport());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
+  {
+    grpc::ClientContext context;
+    v1::ReportCheckpointRequest request;
+    request.set_task_id(first.id());
+    request.set_epoch(first.epoch());
+    request.set_step(1);
+    request.mutable_checkpoint()->set_sha256(Sha256Hex("prepared zip"));
+    v1::ReportCheckpointResponse response;
+    status = workers_->ReportCheckpoint(&context, request, &response);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
   EXPECT_THAT(status.error_message(), HasSubstr("stale lease"));
   EXPECT_FALSE(GetTraining(training.id()).has_dataset_report());
 
