@@ -1,6 +1,9 @@
 // easel-trainer: one training run. stdout carries JSON lines (one event each); humans read
-// stderr. Exit codes: 0 success, 2 user/config error, 1 anything else.
+// stderr. Exit codes: 0 success, 2 user/config error, 3 stopped by SIGTERM/SIGINT (after a
+// checkpoint), 1 anything else.
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -30,6 +33,16 @@ namespace {
 
 constexpr int kExitCrash = 1;
 constexpr int kExitUser = 2;
+constexpr int kExitInterrupted = 3;  // SIGTERM or SIGINT stopped training (checkpoint saved)
+
+// Set by SIGTERM and SIGINT during `train`; the training loop stops after the current step.
+std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_signal{0};
+
+void RequestStop(int signal) {
+  stop_signal.store(signal);
+  stop_requested.store(true);
+}
 constexpr char kWeightsName[] = "lora.safetensors";
 constexpr char kResultName[] = "result.json";
 
@@ -149,6 +162,8 @@ struct TrainArgs {
   BaseModelArgs base;
   std::string output;
   std::string device = "auto";
+  std::string checkpoint_dir;  // default: <output>/checkpoints
+  std::string resume;
 };
 
 absl::StatusOr<models::DiffusersModel> LoadBaseModel(const BaseModelArgs& args,
@@ -223,9 +238,33 @@ absl::Status RunTrain(const TrainArgs& args, EventStream& events) {
 
   methods::TrainingCallbacks callbacks{
       .on_progress = [&](const methods::ProgressEvent& e) { events.Progress(e); },
-      .on_log = [&](const std::string& message) { events.Log(message); }};
-  EASEL_ASSIGN_OR_RETURN(methods::LoraTrainingResult result,
-                         methods::TrainLora(model, dataset, spec, callbacks, device));
+      .on_log = [&](const std::string& message) { events.Log(message); },
+      .on_checkpoint =
+          [&](const std::filesystem::path& path, int64_t step) {
+            events.Emit({{"event", "checkpoint"},
+                         {"step", step},
+                         {"path", std::filesystem::absolute(path).string()}});
+          }};
+  methods::CheckpointOptions checkpoints{
+      .dir = args.checkpoint_dir.empty() ? output / "checkpoints"
+                                         : std::filesystem::path(args.checkpoint_dir),
+      .resume = args.resume,
+      .stop_requested = &stop_requested};
+  if (spec.checkpointing_steps > 0) {
+    std::filesystem::create_directories(checkpoints.dir, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create checkpoint directory ", checkpoints.dir.string(), ": ", error.message()));
+    }
+  }
+  absl::StatusOr<methods::LoraTrainingResult> trained =
+      methods::TrainLora(model, dataset, spec, callbacks, device, checkpoints);
+  if (absl::IsCancelled(trained.status()) && stop_requested.load()) {
+    return absl::CancelledError(
+        absl::StrCat("stopped by ", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM", " ",
+                     trained.status().message()));
+  }
+  EASEL_ASSIGN_OR_RETURN(methods::LoraTrainingResult result, std::move(trained));
 
   result.info.base_model = BaseModelName(model);
   result.info.base_model_version = BaseModelVersionOf(model);
@@ -326,6 +365,14 @@ int Main(int argc, char** argv) {
       ->required();
   train->add_option("--device", train_args.device, "auto (CUDA when available), cpu or cuda")
       ->capture_default_str();
+  train->add_option("--checkpoint-dir", train_args.checkpoint_dir,
+                    "Where checkpoints go when the spec's checkpointing_steps > 0 (default: "
+                    "OUTPUT/checkpoints); each is announced with a \"checkpoint\" event");
+  train->add_option("--resume", train_args.resume,
+                    "A checkpoint directory (step-NNNNNNNN) of this training to go on from");
+  train->footer(
+      "SIGTERM or SIGINT: training stops after the current step, saves a checkpoint (when "
+      "checkpointing) and exits with status 3.");
 
   std::string preset = "tiny";
   std::string model_output;
@@ -400,6 +447,8 @@ int Main(int argc, char** argv) {
   absl::Status status;
   try {
     if (train->parsed()) {
+      std::signal(SIGTERM, RequestStop);
+      std::signal(SIGINT, RequestStop);
       status = RunTrain(train_args, events);
     } else if (convert->parsed()) {
       status = RunConvert(convert_args, events);
@@ -413,6 +462,11 @@ int Main(int argc, char** argv) {
     status = absl::InternalError(e.what());
   }
   if (status.ok()) return 0;
+  if (absl::IsCancelled(status) && stop_requested.load()) {
+    events.Emit({{"event", "error"}, {"message", std::string(status.message())},
+                 {"class", "interrupted"}});
+    return kExitInterrupted;
+  }
   const bool user_error = IsUserError(status);
   events.Error(std::string(status.message()), user_error);
   return user_error ? kExitUser : kExitCrash;

@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "trainer/data/bucket_batch_order.h"
 #include "trainer/methods/masked_loss.h"
+#include "trainer/methods/training_checkpoint.h"
 #include "trainer/models/torch_compat.h"
 
 namespace easel::methods {
@@ -51,6 +52,32 @@ void LogBuckets(const TrainingCallbacks& callbacks, const data::PreparedDataset&
                                          "used",
                                          masked));
   }
+}
+
+// What a checkpoint must share with the run that resumes from it for the resume to be exact.
+nlohmann::json Fingerprint(const TrainingSpec& spec, torch::Dtype dtype,
+                           const EncodedDataset& encoded) {
+  nlohmann::json buckets = nlohmann::json::array();
+  int64_t images = 0;
+  for (const EncodedBucket& bucket : encoded.buckets) {
+    buckets.push_back({bucket.width, bucket.height, bucket.images.size()});
+    images += static_cast<int64_t>(bucket.images.size());
+  }
+  return {{"method", spec.method},
+          {"seed", spec.seed},
+          {"max_train_steps", spec.max_train_steps},
+          {"learning_rate", spec.learning_rate},
+          {"lr_warmup_steps", spec.lr_warmup_steps},
+          {"lora_rank", spec.lora_rank},
+          {"lora_alpha", spec.lora_alpha},
+          {"lora_target_modules", spec.lora_target_modules},
+          {"train_batch_size", spec.train_batch_size},
+          {"resolution", spec.resolution},
+          {"mixed_precision", std::string(c10::toString(dtype))},
+          {"masked_loss", spec.masked_loss},
+          {"clip_skip", spec.clip_skip},
+          {"images", images},
+          {"buckets", buckets}};
 }
 
 torch::Dtype ComputeDtype(const TrainingSpec& spec, torch::Device device) {
@@ -112,7 +139,8 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              const TrainingSpec& spec,
                                              const TrainingCallbacks& callbacks,
-                                             torch::Device device) {
+                                             torch::Device device,
+                                             const CheckpointOptions& checkpoints) {
   if (spec.method != "lora") {
     return absl::InvalidArgumentError(absl::StrCat("TrainLora cannot run method ", spec.method));
   }
@@ -172,8 +200,35 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
     data::BucketBatchOrder order(encoded.BucketImages(), spec.train_batch_size, spec.seed);
     at::Generator generator = at::detail::createCPUGenerator(spec.seed ^ kTrainNoiseStream);
     const int64_t total = spec.max_train_steps;
+    const nlohmann::json fingerprint = Fingerprint(spec, dtype, encoded);
+    int64_t first_step = 1;
+    if (!checkpoints.resume.empty()) {
+      EASEL_ASSIGN_OR_RETURN(TrainingState resumed,
+                             LoadCheckpoint(checkpoints.resume, fingerprint, trainable, optimizer,
+                                            generator));
+      order.Skip(resumed.data_order_position);
+      first_step = resumed.step + 1;
+      result.steps = resumed.step;
+      result.final_loss = resumed.loss;
+      Log(callbacks, absl::StrFormat("resuming from checkpoint %s (step %d of %d)",
+                                     checkpoints.resume.filename().string(), resumed.step,
+                                     total));
+    }
+    auto save = [&](int64_t step, double loss) -> absl::StatusOr<std::filesystem::path> {
+      TrainingState state{.step = step,
+                          .total = total,
+                          .data_order_position = order.position(),
+                          .loss = loss,
+                          .fingerprint = fingerprint};
+      EASEL_ASSIGN_OR_RETURN(std::filesystem::path path,
+                             SaveCheckpoint(checkpoints.dir, state, trainable, optimizer,
+                                            generator));
+      if (callbacks.on_checkpoint) callbacks.on_checkpoint(path, step);
+      return path;
+    };
+    const bool checkpointing = spec.checkpointing_steps > 0 && !checkpoints.dir.empty();
     const auto start = std::chrono::steady_clock::now();
-    for (int64_t step = 1; step <= total; ++step) {
+    for (int64_t step = first_step; step <= total; ++step) {
       const double lr = LearningRateAt(spec, step);
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -208,14 +263,27 @@ absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
         const double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         ProgressEvent event{.step = step, .total = total, .loss = loss_value, .lr = lr};
-        event.it_s = elapsed > 0 ? static_cast<double>(step) / elapsed : 0;
+        event.it_s = elapsed > 0 ? static_cast<double>(step - first_step + 1) / elapsed : 0;
         event.eta_s = event.it_s > 0 ? static_cast<double>(total - step) / event.it_s : 0;
         callbacks.on_progress(event);
+      }
+      const bool saved_now = checkpointing && step % spec.checkpointing_steps == 0 && step < total;
+      if (saved_now) EASEL_RETURN_IF_ERROR(save(step, loss_value).status());
+      if (step < total && checkpoints.stop_requested != nullptr &&
+          checkpoints.stop_requested->load()) {
+        std::string saved = "no checkpoint (checkpointing is off)";
+        if (checkpointing) {
+          saved = absl::StrCat("checkpoint ", CheckpointName(step), " saved");
+          if (!saved_now) EASEL_RETURN_IF_ERROR(save(step, loss_value).status());
+        }
+        return absl::CancelledError(
+            absl::StrFormat("at step %d of %d; %s", step, total, saved));
       }
     }
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    result.steps_per_second = elapsed > 0 ? static_cast<double>(total) / elapsed : 0;
+    result.steps_per_second =
+        elapsed > 0 ? static_cast<double>(total - first_step + 1) / elapsed : 0;
     result.peak_device_memory_bytes = compat::PeakDeviceMemoryBytes(device);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("LoRA training: ", e.what()));

@@ -1,7 +1,9 @@
 #ifndef EASEL_TRAINER_METHODS_LORA_TRAINING_H_
 #define EASEL_TRAINER_METHODS_LORA_TRAINING_H_
 
+#include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,6 +32,17 @@ struct ProgressEvent {
 struct TrainingCallbacks {
   std::function<void(const ProgressEvent&)> on_progress;
   std::function<void(const std::string&)> on_log;
+  // After a checkpoint is complete: its directory and step.
+  std::function<void(const std::filesystem::path&, int64_t)> on_checkpoint;
+};
+
+// Where checkpoints go and where a resumed run starts (docs/checkpoints.md).
+struct CheckpointOptions {
+  std::filesystem::path dir;     // written every spec.checkpointing_steps steps when set
+  std::filesystem::path resume;  // a checkpoint to go on from; empty: from the start
+  // Polled after every step: when it turns true, training saves a checkpoint (when `dir` is
+  // set) and stops with Cancelled ("at step N of M; checkpoint step-… saved").
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct LoraTrainingResult {
@@ -59,12 +72,14 @@ absl::StatusOr<double> MeanDenoisingLoss(models::UNet2DConditionModel& unet,
 // image size per batch). With spec.masked_loss, a batch holding an image with a mask takes
 // MaskedMseLoss (the mask at latent size weighs each element; images without one weigh 1);
 // otherwise the plain MSE. A non-finite loss stops training with InvalidArgument. The unet is
-// left on `device`.
+// left on `device`. With `checkpoints.resume`, training goes on from that checkpoint and ends
+// with exactly the weights of a run that never stopped (bit for bit on the CPU).
 absl::StatusOr<LoraTrainingResult> TrainLora(models::DiffusersModel& model,
                                              const data::PreparedDataset& dataset,
                                              const TrainingSpec& spec,
                                              const TrainingCallbacks& callbacks,
-                                             torch::Device device);
+                                             torch::Device device,
+                                             const CheckpointOptions& checkpoints = {});
 
 }  // namespace easel::methods
 

@@ -125,6 +125,8 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
   }
 
   EASEL_RETURN_IF_ERROR(ReadBool(json, "masked_loss", &spec.masked_loss));
+  EASEL_RETURN_IF_ERROR(
+      ReadInt(json, "checkpointing_steps", 0, kUnbounded, &spec.checkpointing_steps));
 
   if (auto it = json.find("lora_target_modules"); it != json.end() && !it->is_null()) {
     if (!it->is_array() || it->empty()) {
@@ -143,7 +145,8 @@ absl::StatusOr<TrainingSpec> ParseTrainingSpec(const nlohmann::json& json) {
       "method",          "max_train_steps", "learning_rate",  "lora_rank",
       "lora_alpha",      "lora_target_modules", "train_batch_size", "resolution",
       "seed",            "lr_warmup_steps", "token_string",   "progress_every",
-      "mixed_precision", "lora_format",     "clip_skip",      "masked_loss"};
+      "mixed_precision", "lora_format",     "clip_skip",      "masked_loss",
+      "checkpointing_steps"};
   for (const auto& [key, value] : json.items()) {
     if (!kKnown.contains(key)) spec.unknown_fields.push_back(key);
   }

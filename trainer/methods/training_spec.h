@@ -37,6 +37,9 @@ struct TrainingSpec {
   // Weigh the loss by each image's mask (from the dataset's alpha channel) so that
   // transparent background is not learned; images without a mask weigh 1 everywhere.
   bool masked_loss = true;
+  // Save a checkpoint every this many steps (>= 0; 0: none) into the trainer's checkpoint
+  // directory (docs/checkpoints.md).
+  int64_t checkpointing_steps = 0;
   std::vector<std::string> unknown_fields;  // present in the JSON but not used
 
   // token_string split on whitespace and commas.
