@@ -18,6 +18,7 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 
 constexpr int64_t kMaxExactInteger = (int64_t{1} << 53) - 1;
+constexpr int64_t kDefaultCheckpointingSteps = 250;
 
 const std::vector<std::string>& KnownInputs() {
   static const std::vector<std::string> known = {
@@ -25,7 +26,7 @@ const std::vector<std::string>& KnownInputs() {
       "learning_rate", "lora_rank",        "lora_alpha",      "resolution",
       "train_batch_size", "lr_warmup_steps", "seed", "lora_format", "mixed_precision",
       "clip_skip", "crop_based_on_salience", "use_face_detection_instead", "aspect_buckets",
-      "masked_loss"};
+      "masked_loss", "checkpointing_steps"};
   return known;
 }
 
@@ -226,6 +227,11 @@ absl::StatusOr<TrainingInput> ValidateTrainingInput(const Struct& input,
   EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> warmup,
                          reader.Integer("lr_warmup_steps", 0, max_train_steps));
   SetNumber(out, "lr_warmup_steps", static_cast<double>(warmup.value_or(0)));
+
+  EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> checkpointing,
+                         reader.Integer("checkpointing_steps", 0, max_train_steps));
+  SetNumber(out, "checkpointing_steps",
+            static_cast<double>(checkpointing.value_or(kDefaultCheckpointingSteps)));
 
   EASEL_ASSIGN_OR_RETURN(std::optional<int64_t> seed, reader.Integer("seed", 0, kMaxExactInteger));
   SetNumber(out, "seed", static_cast<double>(seed.has_value() ? *seed : draw_seed()));

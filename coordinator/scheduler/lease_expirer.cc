@@ -20,6 +20,10 @@ LeaseExpirer::~LeaseExpirer() {
 }
 
 void LeaseExpirer::Run() {
+  if (absl::StatusOr<int> held = queue_.ExtendLeasesAfterRestart(absl::Now()); !held.ok()) {
+    LogInfo(absl::StrCat("extending the leases held before the restart failed: ",
+                         held.status().ToString()));
+  }
   while (!leases_.shut_down()) {
     uint64_t seen = leases_.generation();
     absl::Time wake = absl::InfiniteFuture();

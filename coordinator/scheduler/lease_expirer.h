@@ -9,7 +9,8 @@
 namespace easel::coordinator {
 
 // A background thread that requeues tasks whose leases ended, judged by the coordinator's
-// clock. It sleeps on the leases notifier until the earliest lease end or a new lease.
+// clock. It sleeps on the leases notifier until the earliest lease end or a new lease. On start
+// it gives the leases held before a restart one lease duration for their workers to check in.
 class LeaseExpirer {
  public:
   LeaseExpirer(TaskQueue& queue, Notifier& leases);

@@ -11,6 +11,7 @@
 #include "coordinator/registry/model_registry.h"
 #include "coordinator/registry/names.h"
 #include "coordinator/scheduler/dataset_report.h"
+#include "coordinator/scheduler/device_memory.h"
 #include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/timestamps.h"
@@ -20,6 +21,8 @@ namespace easel::coordinator {
 namespace {
 
 constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
+// How many of the oldest queued tasks a lease considers when the first do not fit the worker.
+constexpr int64_t kPlacementWindow = 256;
 // How often a waiting LeaseTask looks whether its client went away.
 constexpr absl::Duration kCancelCheckInterval = absl::Seconds(1);
 
@@ -97,6 +100,58 @@ absl::Status EndTask(Connection& connection, std::string_view task_id, std::stri
 
 }  // namespace
 
+absl::StatusOr<std::vector<v1::Device>> TaskQueue::IdleDevices(
+    Connection& connection, const std::string& worker_id,
+    const std::vector<int32_t>& idle_devices) {
+  EASEL_ASSIGN_OR_RETURN(Statement row,
+                         connection.Query("SELECT devices FROM workers WHERE id = ?", {worker_id}));
+  EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+  v1::RegisterWorkerRequest registered;
+  if (!found || !registered.ParseFromString(row.Text(0))) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered"));
+  }
+  std::vector<v1::Device> devices;
+  for (int i = 0; i < registered.devices_size(); ++i) {
+    const bool idle = idle_devices.empty() ||
+                      std::find(idle_devices.begin(), idle_devices.end(), i) != idle_devices.end();
+    if (!idle) continue;
+    devices.push_back(registered.devices(i));
+  }
+  return devices;
+}
+
+std::optional<TaskQueue::Placement> TaskQueue::Place(const std::string& base_model_dir,
+                                                     const std::string& input_json,
+                                                     const std::vector<v1::Device>& devices) {
+  google::protobuf::Struct input;
+  if (!google::protobuf::util::JsonStringToMessage(input_json, &input).ok()) return std::nullopt;
+  BaseModelSize size;
+  {
+    std::lock_guard<std::mutex> lock(model_sizes_mu_);
+    auto it = model_sizes_.find(base_model_dir);
+    if (it == model_sizes_.end()) {
+      absl::StatusOr<BaseModelSize> measured = MeasureBaseModel(base_model_dir);
+      if (!measured.ok()) {
+        LogInfo(absl::StrCat("cannot measure base model ", base_model_dir, ": ",
+                             measured.status().ToString(), "; estimating from the inputs alone"));
+      }
+      it = model_sizes_.emplace(base_model_dir, measured.value_or(BaseModelSize{})).first;
+    }
+    size = it->second;
+  }
+  // Trainings go to GPUs where the worker has any; to its CPU otherwise.
+  const bool has_gpu = std::any_of(devices.begin(), devices.end(),
+                                   [](const v1::Device& d) { return d.kind() == "cuda"; });
+  for (const v1::Device& device : devices) {
+    if (has_gpu && device.kind() != "cuda") continue;
+    const int64_t need = TrainingMemoryNeed(size, input, device.kind());
+    if (device.memory_bytes() == 0 || need <= device.memory_bytes()) {
+      return Placement{device, need};
+    }
+  }
+  return std::nullopt;
+}
+
 absl::Status TaskQueue::SetResumeCheckpoint(Connection& connection, const std::string& digest,
                                             int64_t step, v1::Task& task) {
   if (digest.empty()) return absl::OkStatus();
@@ -154,17 +209,34 @@ absl::StatusOr<v1::RegisterWorkerResponse> TaskQueue::RegisterWorker(
   return response;
 }
 
-absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& worker_id) {
+absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(
+    const std::string& worker_id, const std::vector<int32_t>& idle_devices) {
   std::optional<v1::Task> task;
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(std::vector<v1::Device> devices,
+                           IdleDevices(connection, worker_id, idle_devices));
     EASEL_ASSIGN_OR_RETURN(
         Statement next,
-        connection.Query("SELECT id FROM tasks WHERE state = 'queued' AND not_before_us <= ? "
-                         "ORDER BY seq LIMIT 1",
-                         {ToMicros(absl::Now())}));
-    EASEL_ASSIGN_OR_RETURN(bool found, next.Step());
-    if (!found) return absl::OkStatus();
-    std::string task_id = next.Text(0);
+        connection.Query("SELECT t.id, t.kind, r.base_model_dir, r.input_json FROM tasks t "
+                         "JOIN trainings r ON r.id = t.training_id "
+                         "WHERE t.state = 'queued' AND t.not_before_us <= ? "
+                         "ORDER BY t.fair_rank, t.seq LIMIT ?",
+                         {ToMicros(absl::Now()), kPlacementWindow}));
+    std::string task_id;
+    Placement placement;
+    while (task_id.empty()) {
+      EASEL_ASSIGN_OR_RETURN(bool found, next.Step());
+      if (!found) return absl::OkStatus();
+      if (static_cast<v1::TaskKind>(next.Int(1)) != v1::TASK_KIND_TRAIN) {
+        task_id = next.Text(0);
+        break;
+      }
+      std::optional<Placement> placed = Place(next.Text(2), next.Text(3), devices);
+      if (placed.has_value()) {
+        task_id = next.Text(0);
+        placement = *placed;
+      }
+    }
     int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
     EASEL_RETURN_IF_ERROR(
         connection
@@ -201,6 +273,8 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
     }
     *leased.mutable_lease_expire_time() = MicrosToProto(expire);
     if (leased.kind() == v1::TASK_KIND_TRAIN) {
+      *leased.mutable_device() = placement.device;
+      leased.set_device_memory_need_bytes(placement.need_bytes);
       leased.set_prepared_dataset_sha256(row.Text(11));
       EASEL_RETURN_IF_ERROR(SetResumeCheckpoint(connection, row.Text(12), row.Int(13), leased));
     }
@@ -228,6 +302,7 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(const std::string& w
 }
 
 absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker_id,
+                                                         const std::vector<int32_t>& idle_devices,
                                                          absl::Duration wait,
                                                          const std::function<bool()>& cancelled) {
   std::string worker(worker_id);
@@ -245,7 +320,7 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker
   absl::Time deadline = absl::Now() + std::clamp(wait, absl::ZeroDuration(), kMaxLeaseWait);
   while (true) {
     uint64_t seen = notifiers_.tasks.generation();
-    EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, TryLease(worker));
+    EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, TryLease(worker, idle_devices));
     if (task.has_value()) return task;
     absl::Time now = absl::Now();
     if (now >= deadline || cancelled()) return std::nullopt;
@@ -515,6 +590,24 @@ absl::Status TaskQueue::Fail(const v1::FailTaskRequest& request) {
   notifiers_.events.Notify();
   if (requeued) notifiers_.tasks.Notify();
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> TaskQueue::ExtendLeasesAfterRestart(absl::Time now) {
+  int extended = 0;
+  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(
+        extended,
+        connection.Execute("UPDATE tasks SET lease_expire_us = MAX(lease_expire_us, ?) "
+                           "WHERE state = 'leased'",
+                           {ToMicros(now + options_.lease_duration)}));
+    return absl::OkStatus();
+  }));
+  if (extended > 0) {
+    LogInfo(absl::StrCat(extended, " task(s) were leased when the coordinator stopped; their "
+                         "workers have ", absl::FormatDuration(options_.lease_duration),
+                         " to check in"));
+  }
+  return extended;
 }
 
 absl::StatusOr<std::optional<absl::Time>> TaskQueue::ExpireLeases(absl::Time now) {

@@ -3,13 +3,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/blobs/blob_store.h"
+#include "coordinator/scheduler/device_memory.h"
 #include "coordinator/scheduler/notifier.h"
 #include "coordinator/store/database.h"
 #include "easel/v1/resources.pb.h"
@@ -35,10 +39,20 @@ class TaskQueue {
 
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
       const v1::RegisterWorkerRequest& request);
-  // The oldest queued task whose retry back-off has passed, waiting up to `wait` (at most
-  // 30 s) for one; nullopt when none came, when `cancelled` turns true, or on shutdown.
-  absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id, absl::Duration wait,
+  // The first queued task -- in fair order between owners (TrainingStore::QueueTask), then
+  // oldest first -- whose retry back-off has passed and that fits the worker, waiting
+  // up to `wait` (at most 30 s) for one; nullopt when none came, when `cancelled` turns true,
+  // or on shutdown. A TRAIN task fits when one of `idle_devices` (positions in the worker's
+  // registered devices; empty: all) has the memory the training needs (device_memory.h); the
+  // task names that device.
+  absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id,
+                                                const std::vector<int32_t>& idle_devices,
+                                                absl::Duration wait,
                                                 const std::function<bool()>& cancelled);
+  absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id, absl::Duration wait,
+                                                const std::function<bool()>& cancelled) {
+    return Lease(worker_id, {}, wait, cancelled);
+  }
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);
@@ -55,12 +69,28 @@ class TaskQueue {
   absl::StatusOr<v1::CompleteTaskResponse> Complete(const v1::CompleteTaskRequest& request);
   absl::Status Fail(const v1::FailTaskRequest& request);
 
+  // On start: every lease taken before the coordinator stopped gets at least one lease
+  // duration from `now`, so its worker can check in before the lease is judged expired.
+  // Returns how many leases there were.
+  absl::StatusOr<int> ExtendLeasesAfterRestart(absl::Time now);
   // Requeues (or cancels) every task whose lease ended by `now`; returns the earliest lease
   // end still ahead, if any.
   absl::StatusOr<std::optional<absl::Time>> ExpireLeases(absl::Time now);
 
  private:
-  absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id);
+  struct Placement {
+    v1::Device device;
+    int64_t need_bytes = 0;
+  };
+  absl::StatusOr<std::optional<v1::Task>> TryLease(const std::string& worker_id,
+                                                   const std::vector<int32_t>& idle_devices);
+  // The worker's registered devices that are idle.
+  absl::StatusOr<std::vector<v1::Device>> IdleDevices(Connection& connection,
+                                                      const std::string& worker_id,
+                                                      const std::vector<int32_t>& idle_devices);
+  // The first of `devices` that can hold the training; nullopt when none can.
+  std::optional<Placement> Place(const std::string& base_model_dir, const std::string& input_json,
+                                 const std::vector<v1::Device>& devices);
   absl::Duration RetryBackoff(int64_t failed_attempt) const;
   // Sets the TRAIN task's checkpoint to resume from, unless its blob is gone (then logs that
   // training starts over).
@@ -75,6 +105,8 @@ class TaskQueue {
   BlobStore& blobs_;
   Notifiers& notifiers_;
   TaskQueueOptions options_;
+  std::mutex model_sizes_mu_;
+  std::map<std::string, BaseModelSize> model_sizes_;  // by base model directory
 };
 
 }  // namespace easel::coordinator

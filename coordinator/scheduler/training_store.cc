@@ -1,5 +1,6 @@
 #include "coordinator/scheduler/training_store.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -174,10 +175,29 @@ absl::Status TrainingStore::UsePrepared(Connection& connection, std::string_view
 
 absl::Status TrainingStore::QueueTask(Connection& connection, std::string_view training_id,
                                       v1::TaskKind kind) {
+  const std::string id(training_id);
+  EASEL_ASSIGN_OR_RETURN(
+      Statement owner_row,
+      connection.Query("SELECT substr(destination, 1, instr(destination, '/') - 1) "
+                       "FROM trainings WHERE id = ?",
+                       {id}));
+  EASEL_ASSIGN_OR_RETURN(bool found, owner_row.Step());
+  if (!found) return absl::NotFoundError(absl::StrCat("training ", id, " not found"));
+  const std::string owner = owner_row.Text(0);
+  // The lowest rank still queued, and the owner's highest: the new task goes one past the
+  // owner's last, but never ahead of the queue's front, so owners take turns.
+  EASEL_ASSIGN_OR_RETURN(
+      Statement ranks,
+      connection.Query("SELECT (SELECT MIN(fair_rank) FROM tasks WHERE state = 'queued'), "
+                       "(SELECT MAX(fair_rank) FROM tasks WHERE owner = ? AND state = 'queued')",
+                       {owner}));
+  EASEL_ASSIGN_OR_RETURN(bool ranked, ranks.Step());
+  int64_t rank = ranked && !ranks.IsNull(0) ? ranks.Int(0) : 0;
+  if (ranked && !ranks.IsNull(1)) rank = std::max(rank, ranks.Int(1) + 1);
   return connection
-      .Execute("INSERT INTO tasks (id, training_id, kind, state, create_us) "
-               "VALUES (?, ?, ?, 'queued', ?)",
-               {NewId(), std::string(training_id), int64_t{kind}, ToMicros(absl::Now())})
+      .Execute("INSERT INTO tasks (id, training_id, kind, state, create_us, owner, fair_rank) "
+               "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+               {NewId(), id, int64_t{kind}, ToMicros(absl::Now()), owner, rank})
       .status();
 }
 

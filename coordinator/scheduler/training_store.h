@@ -57,6 +57,10 @@ class TrainingStore {
   // Moves the training to `status` and appends a status event carrying the training.
   static absl::Status SetStatus(Connection& connection, std::string_view training_id,
                                 v1::TrainingStatus status, std::string_view error);
+  // Queues a task of the training, fairly between owners (the destination's owner): its
+  // fair_rank is one past the owner's last queued task's and never below the lowest rank
+  // still queued; tasks are leased by fair_rank, then age. So owners take turns, and an owner
+  // who queues 1,000 trainings delays another's next one by at most one task per owner.
   static absl::Status QueueTask(Connection& connection, std::string_view training_id,
                                 v1::TaskKind kind);
 

@@ -138,6 +138,16 @@ ALTER TABLE tasks ADD COLUMN not_before_us INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trainings ADD COLUMN checkpoint_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE trainings ADD COLUMN checkpoint_step INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      // Fair queuing between owners (the destination's owner): tasks are leased in order of
+      // fair_rank, then age. Tasks queued before get rank 0, so they keep their FIFO order.
+      {6, R"sql(
+ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN fair_rank INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET owner = (SELECT substr(r.destination, 1, instr(r.destination, '/') - 1)
+                          FROM trainings r WHERE r.id = tasks.training_id);
+CREATE INDEX tasks_by_fair_rank ON tasks (state, fair_rank, seq);
+CREATE INDEX tasks_by_owner ON tasks (owner, state, fair_rank);
+)sql"},
   };
   return migrations;
 }

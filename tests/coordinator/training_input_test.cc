@@ -57,6 +57,7 @@ TEST_F(TrainingInputTest, FillsDefaults) {
   EXPECT_EQ(Number(*result, "lora_alpha"), 16);
   EXPECT_EQ(Number(*result, "train_batch_size"), 1);
   EXPECT_EQ(Number(*result, "lr_warmup_steps"), 0);
+  EXPECT_EQ(Number(*result, "checkpointing_steps"), 250);
   EXPECT_EQ(Number(*result, "seed"), 777);
   EXPECT_EQ(result->input.fields().at("lora_format").string_value(), "diffusers");
   EXPECT_EQ(result->input.fields().at("mixed_precision").string_value(), "auto");
@@ -116,6 +117,11 @@ TEST_F(TrainingInputTest, RejectsEachBadField) {
   Field("lr_warmup_steps").set_number_value(2000);
   ExpectInvalid("lr_warmup_steps");
   Field("lr_warmup_steps").set_number_value(10);
+  Field("checkpointing_steps").set_number_value(2000);
+  ExpectInvalid("checkpointing_steps");
+  Field("checkpointing_steps").set_number_value(-1);
+  ExpectInvalid("checkpointing_steps");
+  Field("checkpointing_steps").set_number_value(100);
   Field("seed").set_number_value(-1);
   ExpectInvalid("seed");
   Field("seed").set_number_value(1);

@@ -78,6 +78,27 @@ class WorkerServiceTest : public CoordinatorTest {
     return workers_->ReportDataset(&context, request, response != nullptr ? response : &ignored);
   }
 
+  struct DeviceSpec {
+    const char* kind;
+    int index;
+    int64_t memory_bytes;
+  };
+  std::string RegisterWorkerWithDevices(const std::string& name,
+                                        const std::vector<DeviceSpec>& devices) {
+    grpc::ClientContext context;
+    v1::RegisterWorkerRequest request;
+    request.set_name(name);
+    for (const DeviceSpec& spec : devices) {
+      v1::Device* device = request.add_devices();
+      device->set_kind(spec.kind);
+      device->set_index(spec.index);
+      device->set_memory_bytes(spec.memory_bytes);
+    }
+    v1::RegisterWorkerResponse response;
+    EXPECT_TRUE(workers_->RegisterWorker(&context, request, &response).ok());
+    return response.worker_id();
+  }
+
   // Uploads `bytes` as a checkpoint of `step` and reports it.
   grpc::Status ReportCheckpoint(const v1::Task& task, const std::string& bytes, int64_t step,
                                 v1::ReportCheckpointResponse* response = nullptr) {
@@ -369,6 +390,40 @@ TEST_F(WorkerServiceTest, BadCheckpointReportsAreRefused) {
   status = workers_->ReportCheckpoint(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("has not been uploaded"));
+}
+
+TEST_F(WorkerServiceTest, OwnersTakeTurnsInsteadOfFirstComeFirstServed) {
+  ASSERT_TRUE(CreateModel("bob", "cats").ok());
+  std::vector<std::string> alice, bob;
+  for (int i = 0; i < 3; ++i) alice.push_back(NewTraining().id());
+  v1::CreateTrainingRequest request = TrainingRequest();
+  request.set_destination("bob/cats");
+  for (int i = 0; i < 2; ++i) {
+    v1::Training training;
+    ASSERT_TRUE(CreateTraining(request, &training).ok());
+    bob.push_back(training.id());
+  }
+  std::string worker = RegisterWorker();
+  std::vector<std::string> leased;
+  for (int i = 0; i < 5; ++i) {
+    leased.push_back(LeaseTask(worker, absl::Seconds(5)).task().training_id());
+  }
+  EXPECT_EQ(leased, (std::vector<std::string>{alice[0], bob[0], alice[1], bob[1], alice[2]}));
+}
+
+TEST_F(WorkerServiceTest, ATrainTaskGoesOnlyToADeviceWithTheMemoryItNeeds) {
+  v1::Training training = NewTraining();
+  const std::string big = RegisterWorkerWithDevices("big", {{"cuda", 0, int64_t{80} << 30}});
+  const std::string small = RegisterWorkerWithDevices("small", {{"cuda", 0, int64_t{1} << 20}});
+  // Preprocessing needs no device.
+  v1::Task preprocess = LeaseTask(small, absl::Seconds(5)).task();
+  ASSERT_TRUE(CompletePreprocess(preprocess, "prepared zip").ok());
+  EXPECT_FALSE(LeaseTask(small, absl::ZeroDuration()).has_task());
+  v1::Task task = LeaseTask(big, absl::Seconds(5)).task();
+  ASSERT_EQ(task.training_id(), training.id());
+  EXPECT_EQ(task.device().kind(), "cuda");
+  EXPECT_GT(task.device_memory_need_bytes(), int64_t{1} << 20);
+  EXPECT_LT(task.device_memory_need_bytes(), int64_t{80} << 30);
 }
 
 TEST_F(WorkerServiceTest, LeaseWaitsForATaskToArrive) {

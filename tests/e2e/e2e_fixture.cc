@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -12,26 +13,40 @@
 
 namespace easel::testing {
 
-void E2eFixture::SetUpTestSuite() {
+namespace {
+
+// Starts easel-coordinator listening on `listen`; returns the address it listens on.
+std::string StartCoordinator(const std::filesystem::path& data_dir, const std::string& listen,
+                             const std::vector<std::string>& flags,
+                             const std::filesystem::path& log, ServerProcess** process) {
+  std::vector<std::string> argv = {EASEL_COORDINATOR_BIN, "--data-dir", data_dir.string(),
+                                   "--listen", listen};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto coordinator = ServerProcess::Start(argv, log);
+  EXPECT_TRUE(coordinator.ok()) << coordinator.status();
+  if (!coordinator.ok()) return "";
+  *process = coordinator->release();
+  auto line = (*process)->ReadLine();
+  EXPECT_TRUE(line.ok()) << line.status();
+  if (!line.ok()) return "";
+  auto listening = nlohmann::json::parse(*line, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(listening.value("event", ""), "listening") << *line;
+  return listening.value("address", "");
+}
+
+}  // namespace
+
+void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags) {
   dir_ = std::filesystem::temp_directory_path() / ("easel-e2e-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
+  coordinator_flags_ = coordinator_flags;
+  coordinator_starts_ = 1;
+  address_ = StartCoordinator(DataDir(), "127.0.0.1:0", coordinator_flags_,
+                              dir_ / "coordinator.log", &coordinator_);
+  ASSERT_FALSE(address_.empty());
 
-  auto coordinator = ServerProcess::Start(
-      {EASEL_COORDINATOR_BIN, "--data-dir", DataDir().string(), "--listen", "127.0.0.1:0"},
-      dir_ / "coordinator.log");
-  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
-  coordinator_ = coordinator->release();
-  auto line = coordinator_->ReadLine();
-  ASSERT_TRUE(line.ok()) << line.status();
-  auto listening = nlohmann::json::parse(*line);
-  ASSERT_EQ(listening.value("event", ""), "listening") << *line;
-  address_ = listening.value("address", "");
-
-  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  datasets_ = v1::DatasetService::NewStub(channel).release();
-  models_ = v1::ModelService::NewStub(channel).release();
-  trainings_ = v1::TrainingService::NewStub(channel).release();
+  Connect();
 
   auto init = RunCommand({EASEL_TRAINER_BIN, "init-model", "--preset", "tiny", "--output",
                           (dir_ / "tiny").string(), "--seed", "1"});
@@ -45,15 +60,64 @@ void E2eFixture::SetUpTestSuite() {
   ASSERT_TRUE(imported.ok()) << imported.error_message();
   base_version_id_ = base.id();
 
+  worker_ = StartWorker("worker");
+  other_workers_.clear();
+}
+
+ServerProcess* E2eFixture::StartWorker(const std::string& name) {
   auto worker = ServerProcess::Start(
-      {EASEL_WORKER_BIN, "--coordinator", address_, "--work-dir", WorkDir().string(),
-       "--trainer-bin", EASEL_TRAINER_BIN, "--preprocess-bin", EASEL_PREPROCESS_BIN},
-      dir_ / "worker.log");
-  ASSERT_TRUE(worker.ok()) << worker.status();
-  worker_ = worker->release();
+      {EASEL_WORKER_BIN, "--coordinator", address_, "--name", name, "--work-dir",
+       (WorkDir() / name).string(), "--trainer-bin", EASEL_TRAINER_BIN, "--preprocess-bin",
+       EASEL_PREPROCESS_BIN},
+      dir_ / (name + ".log"));
+  EXPECT_TRUE(worker.ok()) << worker.status();
+  if (!worker.ok()) return nullptr;
+  if (worker_ != nullptr) other_workers_.push_back(worker->get());
+  return worker->release();
+}
+
+void E2eFixture::RestartWorker() {
+  delete worker_;  // reaps the process
+  worker_ = nullptr;
+  worker_ = StartWorker("worker-" + std::to_string(other_workers_.size() + 2));
+}
+
+std::vector<int> E2eFixture::WorkerPids() {
+  std::vector<int> pids;
+  if (worker_ != nullptr) pids.push_back(worker_->pid());
+  for (ServerProcess* worker : other_workers_) pids.push_back(worker->pid());
+  return pids;
+}
+
+void E2eFixture::RestartCoordinator() {
+  delete coordinator_;  // reaps the process
+  coordinator_ = nullptr;
+  ++coordinator_starts_;
+  const std::string address =
+      StartCoordinator(DataDir(), address_, coordinator_flags_,
+                       dir_ / ("coordinator-" + std::to_string(coordinator_starts_) + ".log"),
+                       &coordinator_);
+  EXPECT_EQ(address, address_);
+  // A fresh channel: the old one's connection went with the killed process.
+  delete datasets_;
+  delete models_;
+  delete trainings_;
+  Connect();
+}
+
+void E2eFixture::Connect() {
+  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  datasets_ = v1::DatasetService::NewStub(channel_).release();
+  models_ = v1::ModelService::NewStub(channel_).release();
+  trainings_ = v1::TrainingService::NewStub(channel_).release();
 }
 
 void E2eFixture::TearDownTestSuite() {
+  for (ServerProcess* worker : other_workers_) {
+    worker->Terminate();
+    delete worker;
+  }
+  other_workers_.clear();
   if (worker_ != nullptr) worker_->Terminate();
   if (coordinator_ != nullptr) coordinator_->Terminate();
   delete worker_;
@@ -66,6 +130,7 @@ void E2eFixture::TearDownTestSuite() {
   datasets_ = nullptr;
   models_ = nullptr;
   trainings_ = nullptr;
+  channel_.reset();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
@@ -116,8 +181,10 @@ grpc::Status E2eFixture::CreateModel(const std::string& owner, const std::string
 }
 
 grpc::Status E2eFixture::CreateTraining(const std::string& model, const std::string& destination,
-                                        const nlohmann::json& input, v1::Training* training) {
+                                        const nlohmann::json& input, v1::Training* training,
+                                        const std::string& request_id) {
   v1::CreateTrainingRequest request;
+  request.set_request_id(request_id);
   request.set_model(model);
   request.set_destination(destination);
   auto& fields = *request.mutable_input()->mutable_fields();
@@ -158,7 +225,10 @@ void E2eFixture::ExpectServing() {
   v1::ListModelsRequest request;
   v1::ListModelsResponse response;
   grpc::ClientContext context;
-  EXPECT_TRUE(models_->ListModels(&context, request, &response).ok());
+  context.set_wait_for_ready(true);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status status = models_->ListModels(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace easel::testing

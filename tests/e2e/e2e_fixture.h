@@ -22,8 +22,20 @@ namespace easel::testing {
 
 class E2eFixture : public ::testing::Test {
  protected:
-  static void SetUpTestSuite();
+  static void SetUpTestSuite() { StartSuite({}); }
   static void TearDownTestSuite();
+  // What SetUpTestSuite does, with `coordinator_flags` added to easel-coordinator's.
+  static void StartSuite(const std::vector<std::string>& coordinator_flags);
+  // Starts the coordinator again on the same address and data dir (after it was killed) and
+  // connects the stubs to it anew.
+  static void RestartCoordinator();
+  // Another worker, stopped with the suite; nullptr (and a test failure) if it cannot start.
+  static ServerProcess* StartWorker(const std::string& name);
+  // Replaces worker_ (after it was killed) with a new worker process.
+  static void RestartWorker();
+  // The pids of every worker process of the suite.
+  static std::vector<int> WorkerPids();
+  static void Connect();  // the stubs, on a new channel to address_
   // Prints the coordinator's and the worker's logs when the test failed.
   void TearDown() override;
 
@@ -35,7 +47,8 @@ class E2eFixture : public ::testing::Test {
   static grpc::Status CreateModel(const std::string& owner, const std::string& name);
   // `input`'s strings, booleans and numbers become the training's input fields.
   static grpc::Status CreateTraining(const std::string& model, const std::string& destination,
-                                     const nlohmann::json& input, v1::Training* training);
+                                     const nlohmann::json& input, v1::Training* training,
+                                     const std::string& request_id = "");
   static grpc::Status GetTraining(const std::string& id, v1::Training* training);
   // WatchTraining until the stream ends (the training reached a final status).
   static std::vector<v1::TrainingEvent> WatchToEnd(const std::string& id);
@@ -51,6 +64,10 @@ class E2eFixture : public ::testing::Test {
   static inline std::string base_version_id_;
   static inline ServerProcess* coordinator_ = nullptr;
   static inline ServerProcess* worker_ = nullptr;
+  static inline std::shared_ptr<grpc::Channel> channel_;  // of the stubs
+  static inline std::vector<ServerProcess*> other_workers_;
+  static inline std::vector<std::string> coordinator_flags_;
+  static inline int coordinator_starts_ = 0;
   static inline v1::DatasetService::Stub* datasets_ = nullptr;
   static inline v1::ModelService::Stub* models_ = nullptr;
   static inline v1::TrainingService::Stub* trainings_ = nullptr;

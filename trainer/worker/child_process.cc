@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,8 +25,27 @@ std::string ExitStatus::Describe() const {
   return absl::StrCat("killed by signal ", signal, " (", strsignal(signal), ")");
 }
 
+namespace {
+
+// The worker's environment with `overrides` (NAME=value) added or replacing.
+std::vector<std::string> MergeEnvironment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> merged;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view current(*entry);
+    const std::string_view name = current.substr(0, current.find('='));
+    const bool replaced = std::any_of(
+        overrides.begin(), overrides.end(),
+        [&](const std::string& o) { return std::string_view(o).substr(0, o.find('=')) == name; });
+    if (!replaced) merged.emplace_back(current);
+  }
+  merged.insert(merged.end(), overrides.begin(), overrides.end());
+  return merged;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
-    const std::vector<std::string>& argv) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& environment) {
   if (argv.empty()) return absl::InvalidArgumentError("no command to run");
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError(strerror(errno));
@@ -47,8 +67,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> merged = MergeEnvironment(environment);
+  std::vector<char*> env;
+  for (const std::string& entry : merged) env.push_back(const_cast<char*>(entry.c_str()));
+  env.push_back(nullptr);
   pid_t pid = 0;
-  int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(), environ);
+  int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   close(out_pipe[1]);

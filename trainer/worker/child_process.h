@@ -37,7 +37,9 @@ struct ChildOutput {
 // thread: the child gets SIGTERM, then SIGKILL after the grace period.
 class ChildProcess {
  public:
-  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv);
+  // `environment`: NAME=value entries added to (or replacing those of) the worker's own.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
+      const std::vector<std::string>& argv, const std::vector<std::string>& environment = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

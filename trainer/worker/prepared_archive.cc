@@ -32,23 +32,53 @@ absl::Status ZipError(zip_t* archive, const fs::path& zip, const char* what) {
       absl::StrCat("packing ", zip.string(), ": ", what, ": ", zip_strerror(archive)));
 }
 
+// Extracts `zip` into `dir` through the archive ingest's checks; the archive must hold
+// `required` at its top level.
+absl::Status Unpack(const fs::path& zip, const fs::path& dir,
+                    const preprocess::ArchiveLimits& limits, const std::string& required,
+                    const char* what) {
+  absl::StatusOr<preprocess::ArchiveContents> contents = preprocess::ReadArchive(zip, limits);
+  if (!contents.ok()) {
+    return absl::Status(contents.status().code(),
+                        absl::StrCat(what, ": ", contents.status().message()));
+  }
+  bool has_required = false;
+  for (const preprocess::ArchiveFile& file : contents->files) {
+    has_required = has_required || file.name == required;
+    const fs::path path = dir / fs::path(file.name);
+    std::error_code error;
+    fs::create_directories(path.parent_path(), error);
+    if (error)
+      return absl::InternalError(absl::StrCat("cannot create ", path.parent_path().string()));
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(file.data.data(), static_cast<std::streamsize>(file.data.size()));
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
+  }
+  if (!has_required) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": the archive holds no ", required));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status PackPreparedDataset(const fs::path& dir, const fs::path& zip) {
+absl::Status PackDirectory(const fs::path& dir, const fs::path& zip) {
   std::vector<std::string> files;
   std::error_code error;
   for (auto it = fs::recursive_directory_iterator(dir, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
     if (it->is_regular_file()) files.push_back(fs::relative(it->path(), dir).generic_string());
   }
-  if (error) return absl::InternalError(absl::StrCat("listing ", dir.string(), ": ", error.message()));
+  if (error)
+    return absl::InternalError(absl::StrCat("listing ", dir.string(), ": ", error.message()));
   std::sort(files.begin(), files.end());
 
   int open_error = 0;
   zip_t* archive = zip_open(zip.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &open_error);
   if (archive == nullptr) {
-    return absl::InternalError(absl::StrCat("cannot create ", zip.string(), " (libzip error ",
-                                            open_error, ")"));
+    return absl::InternalError(
+        absl::StrCat("cannot create ", zip.string(), " (libzip error ", open_error, ")"));
   }
   for (const std::string& name : files) {
     zip_source_t* source = zip_source_file(archive, (dir / name).c_str(), 0, -1);
@@ -80,28 +110,14 @@ absl::Status PackPreparedDataset(const fs::path& dir, const fs::path& zip) {
 }
 
 absl::Status UnpackPreparedDataset(const fs::path& zip, const fs::path& dir) {
-  absl::StatusOr<preprocess::ArchiveContents> contents =
-      preprocess::ReadArchive(zip, PreparedLimits());
-  if (!contents.ok()) {
-    return absl::Status(contents.status().code(),
-                        absl::StrCat("prepared dataset: ", contents.status().message()));
-  }
-  bool has_manifest = false;
-  for (const preprocess::ArchiveFile& file : contents->files) {
-    has_manifest = has_manifest || file.name == "manifest.json";
-    const fs::path path = dir / fs::path(file.name);
-    std::error_code error;
-    fs::create_directories(path.parent_path(), error);
-    if (error) return absl::InternalError(absl::StrCat("cannot create ", path.parent_path().string()));
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(file.data.data(), static_cast<std::streamsize>(file.data.size()));
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
-  }
-  if (!has_manifest) {
-    return absl::InvalidArgumentError("prepared dataset: the archive holds no manifest.json");
-  }
-  return absl::OkStatus();
+  return Unpack(zip, dir, PreparedLimits(), "manifest.json", "prepared dataset");
+}
+
+absl::Status UnpackCheckpoint(const fs::path& zip, const fs::path& dir) {
+  preprocess::ArchiveLimits limits;
+  limits.max_total_bytes = int64_t{64} << 30;
+  limits.max_file_bytes = limits.max_total_bytes;
+  return Unpack(zip, dir, limits, "COMPLETE", "checkpoint");
 }
 
 }  // namespace easel::worker

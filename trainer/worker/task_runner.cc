@@ -6,7 +6,9 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -26,6 +28,9 @@ using easel::v1::WorkerCommand;
 
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr size_t kStderrTailLines = 20;
+constexpr absl::Duration kCoordinatorOutage = absl::Minutes(10);
+// easel-trainer's exit status when SIGTERM or SIGINT stopped it (after saving a checkpoint).
+constexpr int kTrainerInterrupted = 3;
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
@@ -63,6 +68,55 @@ absl::Status DownloadBlob(easel::v1::WorkerService::Stub* stub, const std::strin
   return absl::OkStatus();
 }
 
+absl::StatusOr<easel::v1::OutputRef> UploadOutput(easel::v1::WorkerService::Stub* stub,
+                                                  const easel::v1::Task& task,
+                                                  const std::filesystem::path& path) {
+  EASEL_ASSIGN_OR_RETURN(std::string sha256, Sha256OfFile(path));
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (error) return absl::InternalError(absl::StrCat(path.string(), ": ", error.message()));
+
+  grpc::ClientContext context;
+  easel::v1::OutputRef ref;
+  auto writer = stub->UploadOutput(&context, &ref);
+  easel::v1::UploadOutputRequest header;
+  header.mutable_header()->set_task_id(task.id());
+  header.mutable_header()->set_epoch(task.epoch());
+  header.mutable_header()->set_name(path.filename().string());
+  header.mutable_header()->set_size_bytes(static_cast<int64_t>(size));
+  header.mutable_header()->set_sha256(sha256);
+  bool open = writer->Write(header);
+  std::ifstream in(path, std::ios::binary);
+  std::string buffer(kChunkBytes, '\0');
+  while (open && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    easel::v1::UploadOutputRequest chunk;
+    chunk.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
+    open = writer->Write(chunk);
+  }
+  writer->WritesDone();
+  EASEL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), absl::StrCat("uploading ", path.string())));
+  return ref;
+}
+
+// Calls `call` again while the coordinator is unreachable (UNAVAILABLE, DEADLINE_EXCEEDED),
+// with a growing pause, for up to kCoordinatorOutage or until the worker shuts down: a
+// coordinator restart must not lose a finished task's result.
+template <typename Call>
+absl::Status RetryWhileUnreachable(const std::atomic<bool>& shutdown, Call call) {
+  const absl::Time give_up = absl::Now() + kCoordinatorOutage;
+  absl::Duration pause = absl::Milliseconds(250);
+  while (true) {
+    absl::Status status = call();
+    const bool unreachable = status.code() == absl::StatusCode::kUnavailable ||
+                             status.code() == absl::StatusCode::kDeadlineExceeded;
+    if (!unreachable || shutdown.load() || absl::Now() + pause > give_up) return status;
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Seconds(5));
+  }
+}
+
 // What a child said about itself on stdout.
 struct ChildReport {
   std::string error_message;
@@ -93,12 +147,19 @@ class LeaseSession {
   bool canceled() const { return canceled_.load(); }
   bool stale() const { return stale_.load(); }
   bool shutting_down() const { return shutdown_.load(); }
+  const std::atomic<bool>& shutdown_flag() const { return shutdown_; }
   bool should_stop() const { return canceled() || stale() || shutting_down(); }
 
+  // `checkpoint_zip`: where checkpoints the child announces are packed before they are
+  // uploaded (empty: the child writes none).
   ExitStatus RunChild(const std::vector<std::string>& argv, const std::string& phase,
-                      ChildReport* report, absl::Status* start_error) {
-    Log(absl::StrCat("running ", absl::StrJoin(argv, " ")));
-    auto child = ChildProcess::Start(argv);
+                      ChildReport* report, absl::Status* start_error,
+                      const std::filesystem::path& checkpoint_zip = {},
+                      const std::vector<std::string>& environment = {}) {
+    checkpoint_zip_ = checkpoint_zip;
+    Log(absl::StrCat("running ", absl::StrJoin(environment, " "), environment.empty() ? "" : " ",
+                     absl::StrJoin(argv, " ")));
+    auto child = ChildProcess::Start(argv, environment);
     if (!child.ok()) {
       *start_error = child.status();
       return ExitStatus{};
@@ -202,6 +263,39 @@ class LeaseSession {
       Log(absl::StrCat(phase, " error: ", report->error_message));
     } else if (kind == "done") {
       report->done = event;
+    } else if (kind == "checkpoint" && !checkpoint_zip_.empty()) {
+      UploadCheckpoint(event.value("path", ""), event.value("step", int64_t{0}));
+    }
+  }
+
+  // Packs and uploads a checkpoint the child finished and records it as the training's latest.
+  // A failure is logged and training goes on: the previous checkpoint still holds.
+  void UploadCheckpoint(const std::string& path, int64_t step) {
+    if (canceled() || stale() || path.empty() || step <= 0) return;
+    Flush();
+    absl::Status status = [&]() -> absl::Status {
+      EASEL_RETURN_IF_ERROR(PackDirectory(path, checkpoint_zip_));
+      easel::v1::ReportCheckpointRequest request;
+      EASEL_ASSIGN_OR_RETURN(*request.mutable_checkpoint(),
+                             UploadOutput(stub_, task_, checkpoint_zip_));
+      request.set_task_id(task_.id());
+      request.set_epoch(task_.epoch());
+      request.set_step(step);
+      grpc::ClientContext context;
+      SetDeadline(context, absl::Seconds(30));
+      easel::v1::ReportCheckpointResponse response;
+      EASEL_RETURN_IF_ERROR(
+          FromGrpc(stub_->ReportCheckpoint(&context, request, &response), "ReportCheckpoint"));
+      HandleCommands(response.commands());
+      return absl::OkStatus();
+    }();
+    std::error_code error;
+    std::filesystem::remove(checkpoint_zip_, error);
+    if (status.code() == absl::StatusCode::kFailedPrecondition &&
+        absl::StrContains(status.message(), "stale lease")) {
+      MarkStale(std::string(status.message()));
+    } else if (!status.ok()) {
+      Log(absl::StrCat("the checkpoint at step ", step, " was not saved: ", status.message()));
     }
   }
 
@@ -257,6 +351,7 @@ class LeaseSession {
   const RunnerOptions& options_;
   const std::atomic<bool>& shutdown_;
   easel::v1::ReportProgressRequest pending_;  // touched by the task thread only
+  std::filesystem::path checkpoint_zip_;       // likewise
   std::atomic<bool> canceled_{false};
   std::atomic<bool> stale_{false};
   std::mutex mu_;
@@ -274,50 +369,21 @@ std::string DescribeChildFailure(const std::string& what, const ExitStatus& exit
   return absl::StrCat(what, " failed (", exit.Describe(), "): ", message);
 }
 
-absl::Status Fail(easel::v1::WorkerService::Stub* stub, const easel::v1::Task& task,
-                  FailureClass failure_class, const std::string& error, int exit_status) {
+absl::Status Fail(easel::v1::WorkerService::Stub* stub, const std::atomic<bool>& shutdown,
+                  const easel::v1::Task& task, FailureClass failure_class,
+                  const std::string& error, int exit_status) {
   easel::v1::FailTaskRequest request;
   request.set_task_id(task.id());
   request.set_epoch(task.epoch());
   request.set_failure_class(failure_class);
   request.set_error(error);
   request.set_exit_status(exit_status);
-  easel::v1::FailTaskResponse response;
-  grpc::ClientContext context;
-  SetDeadline(context, absl::Seconds(30));
-  return FromGrpc(stub->FailTask(&context, request, &response), "FailTask");
-}
-
-absl::StatusOr<easel::v1::OutputRef> UploadOutput(easel::v1::WorkerService::Stub* stub,
-                                                  const easel::v1::Task& task,
-                                                  const std::filesystem::path& path) {
-  EASEL_ASSIGN_OR_RETURN(std::string sha256, Sha256OfFile(path));
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  if (error) return absl::InternalError(absl::StrCat(path.string(), ": ", error.message()));
-
-  grpc::ClientContext context;
-  easel::v1::OutputRef ref;
-  auto writer = stub->UploadOutput(&context, &ref);
-  easel::v1::UploadOutputRequest header;
-  header.mutable_header()->set_task_id(task.id());
-  header.mutable_header()->set_epoch(task.epoch());
-  header.mutable_header()->set_name(path.filename().string());
-  header.mutable_header()->set_size_bytes(static_cast<int64_t>(size));
-  header.mutable_header()->set_sha256(sha256);
-  bool open = writer->Write(header);
-  std::ifstream in(path, std::ios::binary);
-  std::string buffer(kChunkBytes, '\0');
-  while (open && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() == 0) break;
-    easel::v1::UploadOutputRequest chunk;
-    chunk.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
-    open = writer->Write(chunk);
-  }
-  writer->WritesDone();
-  EASEL_RETURN_IF_ERROR(FromGrpc(writer->Finish(), absl::StrCat("uploading ", path.string())));
-  return ref;
+  return RetryWhileUnreachable(shutdown, [&] {
+    easel::v1::FailTaskResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(30));
+    return FromGrpc(stub->FailTask(&context, request, &response), "FailTask");
+  });
 }
 
 // The outcome of a child that did not succeed, reported to the coordinator; nullopt when it
@@ -329,29 +395,42 @@ std::optional<absl::Status> EndUnlessSucceeded(easel::v1::WorkerService::Stub* s
                                                const std::string& what, const ChildReport& report) {
   if (session.stale()) return absl::OkStatus();  // another worker owns the task now
   if (session.canceled()) {
-    return Fail(stub, task, easel::v1::CANCELED_BY_USER, "canceled by the user", exit.code);
+    return Fail(stub, session.shutdown_flag(), task, easel::v1::CANCELED_BY_USER,
+                "canceled by the user", exit.code);
   }
   if (session.shutting_down()) {
-    return Fail(stub, task, easel::v1::INFRASTRUCTURE, "the worker shut down", exit.code);
+    return Fail(stub, session.shutdown_flag(), task, easel::v1::INFRASTRUCTURE,
+                "the worker shut down", exit.code);
   }
   if (!start_error.ok()) {
-    return Fail(stub, task, easel::v1::INFRASTRUCTURE, std::string(start_error.message()), 0);
+    return Fail(stub, session.shutdown_flag(), task, easel::v1::INFRASTRUCTURE,
+                std::string(start_error.message()), 0);
+  }
+  if (exit.exited && exit.code == kTrainerInterrupted) {
+    // Stopped by a signal from outside (a preemption): retried without counting.
+    return Fail(stub, session.shutdown_flag(), task, easel::v1::INFRASTRUCTURE,
+                DescribeChildFailure(what, exit, report), exit.code);
   }
   if (!exit.success()) {
     const bool user_error = exit.exited && exit.code == 2;
-    return Fail(stub, task, user_error ? easel::v1::USER_ERROR : easel::v1::CRASH,
-                DescribeChildFailure(what, exit, report),
-                exit.exited ? exit.code : 128 + exit.signal);
+    return Fail(
+        stub, session.shutdown_flag(), task, user_error ? easel::v1::USER_ERROR : easel::v1::CRASH,
+        DescribeChildFailure(what, exit, report), exit.exited ? exit.code : 128 + exit.signal);
   }
   return std::nullopt;
 }
 
 // Uploads an output; nullopt on success (with `ref` set), else the task's outcome.
 std::optional<absl::Status> UploadOrEnd(easel::v1::WorkerService::Stub* stub,
+                                        const std::atomic<bool>& shutdown,
                                         const easel::v1::Task& task,
                                         const std::filesystem::path& path,
                                         easel::v1::OutputRef* ref) {
-  auto uploaded = UploadOutput(stub, task, path);
+  absl::StatusOr<easel::v1::OutputRef> uploaded;
+  (void)RetryWhileUnreachable(shutdown, [&] {
+    uploaded = UploadOutput(stub, task, path);
+    return uploaded.status();
+  });
   if (uploaded.ok()) {
     *ref = *std::move(uploaded);
     return std::nullopt;
@@ -359,16 +438,41 @@ std::optional<absl::Status> UploadOrEnd(easel::v1::WorkerService::Stub* stub,
   if (uploaded.status().code() == absl::StatusCode::kFailedPrecondition) {
     return absl::OkStatus();  // stale lease
   }
-  return Fail(stub, task, easel::v1::INFRASTRUCTURE, std::string(uploaded.status().message()),
-              0);
+  return Fail(stub, shutdown, task, easel::v1::INFRASTRUCTURE,
+              std::string(uploaded.status().message()), 0);
 }
 
-absl::Status Complete(easel::v1::WorkerService::Stub* stub,
+absl::Status Complete(easel::v1::WorkerService::Stub* stub, const std::atomic<bool>& shutdown,
                       const easel::v1::CompleteTaskRequest& complete) {
-  easel::v1::CompleteTaskResponse response;
-  grpc::ClientContext context;
-  SetDeadline(context, absl::Seconds(60));
-  return FromGrpc(stub->CompleteTask(&context, complete, &response), "CompleteTask");
+  return RetryWhileUnreachable(shutdown, [&] {
+    easel::v1::CompleteTaskResponse response;
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(60));
+    return FromGrpc(stub->CompleteTask(&context, complete, &response), "CompleteTask");
+  });
+}
+
+// Downloads and unpacks the checkpoint the task resumes from; an empty path (logged) when the
+// checkpoint is damaged and training starts over.
+absl::StatusOr<std::filesystem::path> FetchCheckpoint(easel::v1::WorkerService::Stub* stub,
+                                                      const easel::v1::Task& task,
+                                                      const std::filesystem::path& dir,
+                                                      LeaseSession& session) {
+  const auto packed = dir / "resume.zip";
+  EASEL_RETURN_IF_ERROR(
+      DownloadBlob(stub, task.resume_checkpoint_sha256(), packed, "checkpoint"));
+  const auto unpacked =
+      dir / "resume" / absl::StrFormat("step-%08d", task.resume_checkpoint_step());
+  absl::Status status = UnpackCheckpoint(packed, unpacked);
+  std::error_code error;
+  std::filesystem::remove(packed, error);
+  if (!status.ok()) {
+    session.Log(absl::StrCat("the checkpoint at step ", task.resume_checkpoint_step(),
+                             " cannot be used (", status.message(),
+                             "); training starts from the beginning"));
+    return std::filesystem::path();
+  }
+  return unpacked;
 }
 
 }  // namespace
@@ -392,73 +496,95 @@ absl::Status TaskRunner::Run(const easel::v1::Task& task) {
   return result;
 }
 
-absl::Status TaskRunner::Preprocess(const easel::v1::Task& task,
-                                    const std::filesystem::path& dir) {
+absl::Status TaskRunner::Preprocess(const easel::v1::Task& task, const std::filesystem::path& dir) {
   auto spec = MakeTaskSpec(task);
   if (!spec.ok()) {
-    return Fail(stub_, task, easel::v1::USER_ERROR, std::string(spec.status().message()), 0);
+    return Fail(stub_, shutdown_, task, easel::v1::USER_ERROR, std::string(spec.status().message()),
+                0);
   }
   LeaseSession session(stub_, task, options_, shutdown_);
   const auto archive = dir / "dataset.zip";
   if (absl::Status download = DownloadBlob(stub_, task.dataset_sha256(), archive, "dataset");
       !download.ok()) {
-    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()), 0);
+    return Fail(stub_, shutdown_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()),
+                0);
   }
   const auto prepared = dir / "prepared";
   ChildReport report;
   absl::Status start_error;
-  ExitStatus exit = session.RunChild(
-      PreprocessArgs(*spec, options_.preprocess_bin, archive, prepared), "preprocess", &report,
-      &start_error);
-  if (auto ended = EndUnlessSucceeded(stub_, task, session, exit, start_error, "preprocessing",
-                                      report)) {
+  ExitStatus exit =
+      session.RunChild(PreprocessArgs(*spec, options_.preprocess_bin, archive, prepared),
+                       "preprocess", &report, &start_error);
+  if (auto ended =
+          EndUnlessSucceeded(stub_, task, session, exit, start_error, "preprocessing", report)) {
     return *ended;
   }
   session.ReportDataset(prepared / "manifest.json");
   if (session.stale()) return absl::OkStatus();
 
   const auto packed = dir / "prepared.zip";
-  if (absl::Status pack = PackPreparedDataset(prepared, packed); !pack.ok()) {
-    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(pack.message()), 0);
+  if (absl::Status pack = PackDirectory(prepared, packed); !pack.ok()) {
+    return Fail(stub_, shutdown_, task, easel::v1::INFRASTRUCTURE, std::string(pack.message()), 0);
   }
   easel::v1::CompleteTaskRequest complete;
-  if (auto ended = UploadOrEnd(stub_, task, packed, complete.mutable_prepared_dataset())) {
+  if (auto ended =
+          UploadOrEnd(stub_, shutdown_, task, packed, complete.mutable_prepared_dataset())) {
     return *ended;
   }
   complete.set_task_id(task.id());
   complete.set_epoch(task.epoch());
-  return Complete(stub_, complete);
+  return Complete(stub_, shutdown_, complete);
 }
 
 absl::Status TaskRunner::Train(const easel::v1::Task& task, const std::filesystem::path& dir) {
   auto spec = MakeTaskSpec(task);
   if (!spec.ok()) {
-    return Fail(stub_, task, easel::v1::USER_ERROR, std::string(spec.status().message()), 0);
+    return Fail(stub_, shutdown_, task, easel::v1::USER_ERROR, std::string(spec.status().message()),
+                0);
   }
   if (task.prepared_dataset_sha256().empty()) {
-    return Fail(stub_, task, easel::v1::CRASH, "the TRAIN task names no prepared dataset", 0);
+    return Fail(stub_, shutdown_, task, easel::v1::CRASH,
+                "the TRAIN task names no prepared dataset", 0);
   }
   LeaseSession session(stub_, task, options_, shutdown_);
   const auto packed = dir / "prepared.zip";
   if (absl::Status download =
           DownloadBlob(stub_, task.prepared_dataset_sha256(), packed, "prepared dataset");
       !download.ok()) {
-    return Fail(stub_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()), 0);
+    return Fail(stub_, shutdown_, task, easel::v1::INFRASTRUCTURE, std::string(download.message()),
+                0);
   }
   const auto prepared = dir / "prepared";
   if (absl::Status unpack = UnpackPreparedDataset(packed, prepared); !unpack.ok()) {
-    return Fail(stub_, task, easel::v1::CRASH, std::string(unpack.message()), 0);
+    return Fail(stub_, shutdown_, task, easel::v1::CRASH, std::string(unpack.message()), 0);
   }
   {
     std::ofstream spec_file(dir / "spec.json");
     spec_file << spec->trainer_spec.dump(2) << "\n";
   }
+  TrainerPaths paths{.spec_file = dir / "spec.json",
+                     .dataset = prepared,
+                     .model = task.base_model_dir(),
+                     .output = dir / "output",
+                     .checkpoints = dir / "checkpoints"};
+  if (!task.resume_checkpoint_sha256().empty()) {
+    absl::StatusOr<std::filesystem::path> resume = FetchCheckpoint(stub_, task, dir, session);
+    if (!resume.ok()) {
+      return Fail(stub_, shutdown_, task, easel::v1::INFRASTRUCTURE,
+                  std::string(resume.status().message()), 0);
+    }
+    paths.resume = *resume;
+  }
+  // The coordinator placed the task on one device: a GPU is the only one the trainer sees.
+  std::vector<std::string> environment;
+  if (task.device().kind() == "cuda") {
+    paths.device = "cuda";
+    environment.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", task.device().index()));
+  }
   ChildReport report;
   absl::Status start_error;
-  ExitStatus exit = session.RunChild(
-      TrainerArgs(options_.trainer_bin, dir / "spec.json", prepared, task.base_model_dir(),
-                  dir / "output"),
-      "train", &report, &start_error);
+  ExitStatus exit = session.RunChild(TrainerArgs(options_.trainer_bin, paths), "train", &report,
+                                     &start_error, dir / "checkpoint-upload.zip", environment);
   if (auto ended = EndUnlessSucceeded(stub_, task, session, exit, start_error, "training",
                                       report)) {
     return *ended;
@@ -466,7 +592,7 @@ absl::Status TaskRunner::Train(const easel::v1::Task& task, const std::filesyste
 
   easel::v1::CompleteTaskRequest complete;
   const std::string weights_name = report.done.value("weights", "lora.safetensors");
-  if (auto ended = UploadOrEnd(stub_, task, dir / "output" / weights_name,
+  if (auto ended = UploadOrEnd(stub_, shutdown_, task, dir / "output" / weights_name,
                                complete.mutable_weights())) {
     return *ended;
   }
@@ -484,7 +610,7 @@ absl::Status TaskRunner::Train(const easel::v1::Task& task, const std::filesyste
   if (!result_text.empty()) {
     (void)google::protobuf::util::JsonStringToMessage(result_text, complete.mutable_result());
   }
-  return Complete(stub_, complete);
+  return Complete(stub_, shutdown_, complete);
 }
 
 }  // namespace easel::worker

@@ -23,8 +23,9 @@ struct RunnerOptions {
 // Runs one leased task as a child process, streaming its progress and logs:
 //  - PREPROCESS: fetches the archive, runs easel-preprocess, reports the inclusion report,
 //    uploads the packed prepared dataset and completes the task;
-//  - TRAIN: fetches and unpacks the prepared dataset, runs easel-trainer, uploads the weights
-//    and completes the task.
+//  - TRAIN: fetches and unpacks the prepared dataset (and the checkpoint it resumes from),
+//    runs easel-trainer, uploads each checkpoint it writes, uploads the weights and completes
+//    the task.
 // A failing child fails the task with the class and message it gave. A cancel command or a
 // stale lease stops the child.
 class TaskRunner {

@@ -60,7 +60,7 @@ absl::StatusOr<TaskSpec> MakeTaskSpec(const easel::v1::Task& task) {
       {"mixed_precision", input.value("mixed_precision", "auto")},
       {"clip_skip", integer("clip_skip", 0)},
       {"masked_loss", boolean("masked_loss", true)},
-      {"base_model", task.base_version()},
+      {"checkpointing_steps", integer("checkpointing_steps", 0)},
   };
   return spec;
 }
@@ -87,14 +87,29 @@ std::vector<std::string> PreprocessArgs(const TaskSpec& spec, const std::filesys
           spec.aspect_buckets ? "true" : "false"};
 }
 
-std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,
-                                     const std::filesystem::path& spec_file,
-                                     const std::filesystem::path& dataset,
-                                     const std::filesystem::path& model,
-                                     const std::filesystem::path& output) {
-  return {bin.string(), "--quiet", "train", "--spec", spec_file.string(),
-          "--dataset",  dataset.string(),  "--model",  model.string(),
-          "--output",   output.string()};
+std::vector<std::string> TrainerArgs(const std::filesystem::path& bin, const TrainerPaths& paths) {
+  std::vector<std::string> args = {bin.string(),
+                                   "--quiet",
+                                   "train",
+                                   "--spec",
+                                   paths.spec_file.string(),
+                                   "--dataset",
+                                   paths.dataset.string(),
+                                   "--model",
+                                   paths.model.string(),
+                                   "--output",
+                                   paths.output.string(),
+                                   "--checkpoint-dir",
+                                   paths.checkpoints.string()};
+  if (!paths.resume.empty()) {
+    args.push_back("--resume");
+    args.push_back(paths.resume.string());
+  }
+  if (!paths.device.empty()) {
+    args.push_back("--device");
+    args.push_back(paths.device);
+  }
+  return args;
 }
 
 }  // namespace easel::worker

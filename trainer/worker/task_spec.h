@@ -29,11 +29,18 @@ std::vector<std::string> PreprocessArgs(const TaskSpec& spec, const std::filesys
                                         const std::filesystem::path& archive,
                                         const std::filesystem::path& output);
 
-std::vector<std::string> TrainerArgs(const std::filesystem::path& bin,
-                                     const std::filesystem::path& spec_file,
-                                     const std::filesystem::path& dataset,
-                                     const std::filesystem::path& model,
-                                     const std::filesystem::path& output);
+// Where one easel-trainer run reads and writes.
+struct TrainerPaths {
+  std::filesystem::path spec_file;
+  std::filesystem::path dataset;
+  std::filesystem::path model;
+  std::filesystem::path output;
+  std::filesystem::path checkpoints;
+  std::filesystem::path resume;  // empty: start from the beginning
+  std::string device;            // empty: the trainer's default (auto)
+};
+
+std::vector<std::string> TrainerArgs(const std::filesystem::path& bin, const TrainerPaths& paths);
 
 }  // namespace easel::worker
 

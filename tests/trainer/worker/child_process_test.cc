@@ -1,6 +1,7 @@
 #include "trainer/worker/child_process.h"
 
 #include <signal.h>
+#include <stdlib.h>
 
 #include <string>
 #include <vector>
@@ -53,6 +54,21 @@ TEST(ChildProcessTest, StopEndsAChildThatHonoursTerm) {
   ExitStatus status = process->Wait(output);
   EXPECT_FALSE(status.exited);
   EXPECT_EQ(status.signal, SIGTERM);
+}
+
+TEST(ChildProcessTest, EnvironmentEntriesAreAddedOrReplaceTheWorkersOwn) {
+  setenv("EASEL_CHILD_TEST_KEPT", "kept", 1);
+  setenv("EASEL_CHILD_TEST_REPLACED", "old", 1);
+  auto child = ChildProcess::Start(
+      {"/bin/sh", "-c",
+       "echo $EASEL_CHILD_TEST_KEPT $EASEL_CHILD_TEST_REPLACED $EASEL_CHILD_TEST_ADDED"},
+      {"EASEL_CHILD_TEST_REPLACED=new", "EASEL_CHILD_TEST_ADDED=added"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  std::vector<std::string> out;
+  ChildOutput output;
+  output.on_stdout_line = [&](std::string_view line) { out.emplace_back(line); };
+  EXPECT_TRUE((*child)->Wait(output).success());
+  EXPECT_EQ(out, (std::vector<std::string>{"kept new added"}));
 }
 
 TEST(ChildProcessTest, MissingProgramIsAnError) {

@@ -61,7 +61,7 @@ class PreparedArchiveTest : public ::testing::Test {
 
 TEST_F(PreparedArchiveTest, UnpackGivesBackEveryFile) {
   const fs::path prepared = MakePrepared("prepared");
-  ASSERT_TRUE(PackPreparedDataset(prepared, dir_ / "packed.zip").ok());
+  ASSERT_TRUE(PackDirectory(prepared, dir_ / "packed.zip").ok());
   absl::Status unpacked = UnpackPreparedDataset(dir_ / "packed.zip", dir_ / "unpacked");
   ASSERT_TRUE(unpacked.ok()) << unpacked;
   EXPECT_EQ(FilesUnder(dir_ / "unpacked"), FilesUnder(prepared));
@@ -69,15 +69,15 @@ TEST_F(PreparedArchiveTest, UnpackGivesBackEveryFile) {
 }
 
 TEST_F(PreparedArchiveTest, TheSameDirectoryPacksToTheSameBytes) {
-  ASSERT_TRUE(PackPreparedDataset(MakePrepared("one"), dir_ / "one.zip").ok());
-  ASSERT_TRUE(PackPreparedDataset(MakePrepared("two"), dir_ / "two.zip").ok());
+  ASSERT_TRUE(PackDirectory(MakePrepared("one"), dir_ / "one.zip").ok());
+  ASSERT_TRUE(PackDirectory(MakePrepared("two"), dir_ / "two.zip").ok());
   EXPECT_EQ(ReadBytes(dir_ / "one.zip"), ReadBytes(dir_ / "two.zip"));
 }
 
 TEST_F(PreparedArchiveTest, AnArchiveWithoutManifestOrNotAnArchiveIsRefused) {
   const fs::path prepared = MakePrepared("prepared");
   fs::remove(prepared / "manifest.json");
-  ASSERT_TRUE(PackPreparedDataset(prepared, dir_ / "packed.zip").ok());
+  ASSERT_TRUE(PackDirectory(prepared, dir_ / "packed.zip").ok());
   absl::Status status = UnpackPreparedDataset(dir_ / "packed.zip", dir_ / "unpacked");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("manifest.json"));
@@ -86,6 +86,23 @@ TEST_F(PreparedArchiveTest, AnArchiveWithoutManifestOrNotAnArchiveIsRefused) {
   status = UnpackPreparedDataset(dir_ / "garbage.zip", dir_ / "unpacked-garbage");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("prepared dataset"));
+}
+
+TEST_F(PreparedArchiveTest, ACheckpointNeedsItsCompleteMarkerAndMayHoldLargeTensors) {
+  const fs::path checkpoint = dir_ / "step-00000004";
+  WriteBytes(checkpoint / "training_state.json", R"({"step": 4})");
+  // Past the 64 MiB per-file limit of uploaded archives: tensor files may be large.
+  WriteBytes(checkpoint / "adapters.safetensors", std::string((int64_t{64} << 20) + 1, 'x'));
+  ASSERT_TRUE(PackDirectory(checkpoint, dir_ / "incomplete.zip").ok());
+  absl::Status status = UnpackCheckpoint(dir_ / "incomplete.zip", dir_ / "incomplete");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("checkpoint: the archive holds no COMPLETE"));
+
+  WriteBytes(checkpoint / "COMPLETE", "4\n");
+  ASSERT_TRUE(PackDirectory(checkpoint, dir_ / "complete.zip").ok());
+  status = UnpackCheckpoint(dir_ / "complete.zip", dir_ / "unpacked");
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(FilesUnder(dir_ / "unpacked"), FilesUnder(checkpoint));
 }
 
 }  // namespace

@@ -35,7 +35,9 @@ TEST(TaskSpecTest, ResolutionComesFromTheBaseModelWhenNotGiven) {
   EXPECT_TRUE(spec->trainer_spec["max_train_steps"].is_number_integer());
   EXPECT_EQ(spec->trainer_spec["lora_alpha"], 4.0);
   EXPECT_EQ(spec->trainer_spec["seed"], 7);
-  EXPECT_EQ(spec->trainer_spec["base_model"], "easel/tiny:v1");
+  // The trainer names the base model from the model it loads; the spec carries no copy.
+  EXPECT_FALSE(spec->trainer_spec.contains("base_model"));
+  EXPECT_EQ(spec->trainer_spec["checkpointing_steps"], 0);
   EXPECT_EQ(spec->trainer_spec["lora_format"], "diffusers");
   EXPECT_EQ(spec->trainer_spec["mixed_precision"], "auto");
   easel::RemoveTree(dir).IgnoreError();
@@ -57,10 +59,20 @@ TEST(TaskSpecTest, ExplicitResolutionWinsAndArgumentsNameEveryPath) {
                                             "a photo of SKS", "--crop-based-on-salience",
                                             "true", "--use-face-detection-instead",
                                             "true", "--aspect-buckets", "false"}));
-  auto trainer = TrainerArgs("/bin/tr", "/w/spec.json", "/w/prepared", "/m", "/w/out");
-  EXPECT_EQ(trainer[1], "--quiet");  // the worker logs the events, not a copy from stderr
-  EXPECT_EQ(trainer[2], "train");
-  EXPECT_EQ(trainer.back(), "/w/out");
+  TrainerPaths paths{.spec_file = "/w/spec.json",
+                     .dataset = "/w/prepared",
+                     .model = "/m",
+                     .output = "/w/out",
+                     .checkpoints = "/w/checkpoints"};
+  EXPECT_EQ(TrainerArgs("/bin/tr", paths),
+            (std::vector<std::string>{"/bin/tr", "--quiet", "train", "--spec", "/w/spec.json",
+                                      "--dataset", "/w/prepared", "--model", "/m", "--output",
+                                      "/w/out", "--checkpoint-dir", "/w/checkpoints"}));
+  paths.resume = "/w/resume/step-00000050";
+  std::vector<std::string> resumed = TrainerArgs("/bin/tr", paths);
+  ASSERT_GE(resumed.size(), 2u);
+  EXPECT_EQ(resumed[resumed.size() - 2], "--resume");
+  EXPECT_EQ(resumed.back(), "/w/resume/step-00000050");
 }
 
 // The coordinator caches prepared datasets by the digest of kPreprocessInputs: every other
