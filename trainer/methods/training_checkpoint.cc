@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/remove_tree.h"
 #include "common/safetensors.h"
 #include "common/status_macros.h"
 
@@ -61,16 +62,17 @@ std::vector<fs::path> CompleteCheckpoints(const fs::path& dir) {
   return found;
 }
 
+// Deletes all but the newest kCheckpointsKept complete checkpoints, and leftover partial ones.
 void Prune(const fs::path& dir) {
+  std::vector<fs::path> doomed = CompleteCheckpoints(dir);
+  doomed.resize(doomed.size() > kCheckpointsKept ? doomed.size() - kCheckpointsKept : 0);
   std::error_code error;
-  std::vector<fs::path> complete = CompleteCheckpoints(dir);
-  for (size_t i = 0; i + kCheckpointsKept < complete.size(); ++i)
-    fs::remove_all(complete[i], error);
   for (const auto& entry : fs::directory_iterator(dir, error)) {
     if (absl::EndsWith(entry.path().filename().string(), kPartialSuffix)) {
-      fs::remove_all(entry.path(), error);
+      doomed.push_back(entry.path());
     }
   }
+  for (const fs::path& path : doomed) RemoveTree(path).IgnoreError();
 }
 
 absl::Status SaveTensors(const fs::path& path, const std::vector<lora::NamedParameter>& trainable) {
@@ -167,8 +169,8 @@ absl::StatusOr<fs::path> SaveCheckpoint(const fs::path& dir, const TrainingState
   const std::string name = CheckpointName(state.step);
   const fs::path partial = dir / absl::StrCat(".", name, kPartialSuffix);
   const fs::path final_path = dir / name;
+  RemoveTree(partial).IgnoreError();
   std::error_code error;
-  fs::remove_all(partial, error);
   fs::create_directories(partial, error);
   if (error) {
     return absl::FailedPreconditionError(
@@ -187,7 +189,7 @@ absl::StatusOr<fs::path> SaveCheckpoint(const fs::path& dir, const TrainingState
   EASEL_RETURN_IF_ERROR(WriteText(partial / kStateFile, json.dump(2) + "\n"));
   EASEL_RETURN_IF_ERROR(WriteText(partial / kCompleteFile, absl::StrCat(state.step, "\n")));
   EASEL_RETURN_IF_ERROR(SyncPath(partial, /*directory=*/true));
-  fs::remove_all(final_path, error);
+  RemoveTree(final_path).IgnoreError();
   fs::rename(partial, final_path, error);
   if (error) {
     return absl::InternalError(absl::StrCat("cannot rename ", partial.string(), " to ",
