@@ -26,6 +26,7 @@
 #include "trainer/methods/training_spec.h"
 #include "trainer/models/diffusers_model.h"
 #include "trainer/models/single_file.h"
+#include "trainer/models/torch_compat.h"
 #include "trainer/parity/component_forward.h"
 
 namespace easel {
@@ -404,6 +405,9 @@ int Main(int argc, char** argv) {
   convert->add_option("--dtype", convert_args.dtype, "float32, float16 or bfloat16")
       ->capture_default_str();
 
+  CLI::App* devices = app.add_subcommand(
+      "devices", "Print the CUDA devices this trainer can use, as one JSON line (for easel-worker)");
+
   parity::ComponentForwardOptions forward_options;
   CLI::App* forward = app.add_subcommand(
       "forward", "Run one model component on tensors from a safetensors file (parity checks)");
@@ -452,6 +456,15 @@ int Main(int argc, char** argv) {
       status = RunTrain(train_args, events);
     } else if (convert->parsed()) {
       status = RunConvert(convert_args, events);
+    } else if (devices->parsed()) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const compat::CudaDeviceInfo& device : compat::CudaDevices()) {
+        list.push_back({{"kind", "cuda"},
+                        {"index", device.index},
+                        {"name", device.name},
+                        {"memory_bytes", device.memory_bytes}});
+      }
+      events.Emit({{"event", "done"}, {"devices", list}});
     } else if (forward->parsed()) {
       status = parity::RunComponentForward(forward_options);
       if (status.ok()) events.Emit({{"event", "done"}, {"output", forward_options.output.string()}});

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #if EASEL_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -125,6 +126,19 @@ int64_t PeakDeviceMemoryBytes(const torch::Device& device) {
 #endif
   (void)device;
   return 0;
+}
+
+std::vector<CudaDeviceInfo> CudaDevices() {
+  std::vector<CudaDeviceInfo> devices;
+#if EASEL_WITH_CUDA
+  if (!torch::cuda::is_available()) return devices;
+  const int count = static_cast<int>(torch::cuda::device_count());
+  for (int i = 0; i < count; ++i) {
+    const cudaDeviceProp* properties = at::cuda::getDeviceProperties(i);
+    devices.push_back({i, properties->name, static_cast<int64_t>(properties->totalGlobalMem)});
+  }
+#endif
+  return devices;
 }
 
 }  // namespace easel::compat

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/types.h>
 #include <torch/version.h>
@@ -59,6 +60,15 @@ void SetAllowTf32(bool allow);
 // The most memory the caching allocator has handed out on a CUDA `device` since the process
 // started (0 on the CPU, and in builds without CUDA).
 int64_t PeakDeviceMemoryBytes(const torch::Device& device);
+
+struct CudaDeviceInfo {
+  int index = 0;
+  std::string name;
+  int64_t memory_bytes = 0;
+};
+
+// The CUDA devices this process sees (none in builds without CUDA).
+std::vector<CudaDeviceInfo> CudaDevices();
 
 }  // namespace easel::compat
 

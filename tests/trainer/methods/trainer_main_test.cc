@@ -89,6 +89,22 @@ class TrainerMainTest : public ::testing::Test {
   std::filesystem::path root_;
 };
 
+// easel-worker registers what `devices` lists; this build and machine may have no GPU, so the
+// list may be empty, but every entry must describe a CUDA device the worker can place on.
+TEST_F(TrainerMainTest, DevicesListsTheCudaDevicesAsOneJsonLine) {
+  ChildResult run = RunTrainer({"devices"}, root_ / "devices.stderr");
+  ASSERT_EQ(run.exit_code, 0);
+  ASSERT_EQ(run.events.size(), 1u);
+  EXPECT_TRUE(run.non_json_lines.empty());
+  const nlohmann::json& devices = run.events[0]["devices"];
+  ASSERT_TRUE(devices.is_array());
+  EXPECT_EQ(devices.size(), static_cast<size_t>(torch::cuda::device_count()));
+  for (const nlohmann::json& device : devices) {
+    EXPECT_EQ(device["kind"], "cuda");
+    EXPECT_GT(device.value("memory_bytes", int64_t{0}), 0);
+  }
+}
+
 TEST_F(TrainerMainTest, InitModelThenTrainWritesWeightsAndStreamsProgress) {
   ChildResult init = RunTrainer(
       {"init-model", "--preset", "tiny", "--output", (root_ / "model").string(), "--seed", "3"},
