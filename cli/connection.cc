@@ -11,11 +11,19 @@ std::string DefaultHost() {
   return host != nullptr && *host != '\0' ? host : "127.0.0.1:7500";
 }
 
-Connection::Connection(std::string host) : host_(std::move(host)) {
-  channel_ = grpc::CreateChannel(host_, grpc::InsecureChannelCredentials());
+absl::StatusOr<Connection> Connection::Open(const CommandContext& command) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateClientChannel(command.host, command.client);
+  if (!channel.ok()) return channel.status();
+  return Connection(command.host, *std::move(channel));
+}
+
+Connection::Connection(std::string host, std::shared_ptr<grpc::Channel> channel)
+    : host_(std::move(host)), channel_(std::move(channel)) {
   datasets_ = easel::v1::DatasetService::NewStub(channel_);
   models_ = easel::v1::ModelService::NewStub(channel_);
   trainings_ = easel::v1::TrainingService::NewStub(channel_);
+  tokens_ = easel::v1::TokenService::NewStub(channel_);
 }
 
 absl::Status Connection::Check(const grpc::Status& status, const std::string& what) const {
@@ -24,6 +32,12 @@ absl::Status Connection::Check(const grpc::Status& status, const std::string& wh
     return absl::UnavailableError(absl::StrCat(
         "cannot reach the Easel coordinator at ", host_, " (", status.error_message(),
         "); is easel-coordinator running? Set --host or EASEL_HOST"));
+  }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        what, ": ", status.error_message(),
+        ". Set EASEL_API_TOKEN to a token of this coordinator (an admin finds the first one in "
+        "DATA_DIR/admin-token and creates more with `easel tokens create`)"));
   }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       absl::StrCat(what, ": ", status.error_message()));

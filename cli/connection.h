@@ -5,31 +5,39 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cli/commands.h"
 #include "easel/v1/datasets.grpc.pb.h"
 #include "easel/v1/models.grpc.pb.h"
+#include "easel/v1/tokens.grpc.pb.h"
 #include "easel/v1/trainings.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace easel::cli {
 
-// The coordinator the CLI talks to: --host, else $EASEL_HOST, else 127.0.0.1:7500.
+// The coordinator the CLI talks to: --host, else $EASEL_HOST, else 127.0.0.1:7500; with the
+// token in $EASEL_API_TOKEN, over TLS when $EASEL_TLS_CA (or --tls-ca) names a CA file.
 class Connection {
  public:
-  explicit Connection(std::string host);
+  static absl::StatusOr<Connection> Open(const CommandContext& command);
   const std::string& host() const { return host_; }
   easel::v1::DatasetService::Stub& datasets() { return *datasets_; }
   easel::v1::ModelService::Stub& models() { return *models_; }
   easel::v1::TrainingService::Stub& trainings() { return *trainings_; }
+  easel::v1::TokenService::Stub& tokens() { return *tokens_; }
 
   // A gRPC status as an absl::Status whose message says what to do about it.
   absl::Status Check(const grpc::Status& status, const std::string& what) const;
 
  private:
+  Connection(std::string host, std::shared_ptr<grpc::Channel> channel);
+
   std::string host_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<easel::v1::DatasetService::Stub> datasets_;
   std::unique_ptr<easel::v1::ModelService::Stub> models_;
   std::unique_ptr<easel::v1::TrainingService::Stub> trainings_;
+  std::unique_ptr<easel::v1::TokenService::Stub> tokens_;
 };
 
 std::string DefaultHost();

@@ -15,7 +15,7 @@ namespace {
 struct Options {
   std::string ref;
   std::string description;
-  std::string visibility = "private";
+  std::string visibility;  // default: public for base models, else private
   std::string from_diffusers;
   std::string owner;
   std::string output;
@@ -23,13 +23,15 @@ struct Options {
 };
 
 absl::Status CreateModel(CommandContext& command, const Options& options) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(options.ref, /*allow_version=*/false));
   easel::v1::CreateModelRequest request;
   request.set_owner(ref.owner);
   request.set_name(ref.name);
   request.set_description(options.description);
-  request.set_visibility(options.visibility);
+  request.set_visibility(!options.visibility.empty()        ? options.visibility
+                         : options.from_diffusers.empty() ? "private"
+                                                          : "public");
   easel::v1::Model model;
   grpc::ClientContext context;
   grpc::Status created = connection.models().CreateModel(&context, request, &model);
@@ -54,7 +56,7 @@ absl::Status CreateModel(CommandContext& command, const Options& options) {
 }
 
 absl::Status ListModels(CommandContext& command, const Options& options) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   easel::v1::ListModelsRequest request;
   request.set_owner(options.owner);
   request.set_page_size(100);
@@ -77,7 +79,7 @@ absl::Status ListModels(CommandContext& command, const Options& options) {
 }
 
 absl::Status ShowModel(CommandContext& command, const Options& options) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(options.ref, /*allow_version=*/false));
   easel::v1::GetModelRequest request;
   request.set_model(ref.model());
@@ -100,7 +102,7 @@ absl::Status ShowModel(CommandContext& command, const Options& options) {
 }
 
 absl::Status ListVersions(CommandContext& command, const Options& options) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(options.ref, /*allow_version=*/false));
   easel::v1::ListVersionsRequest request;
   request.set_model(ref.model());
@@ -118,7 +120,7 @@ absl::Status ListVersions(CommandContext& command, const Options& options) {
 }
 
 absl::Status DownloadWeights(CommandContext& command, const Options& options) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(options.ref));
   easel::v1::DownloadWeightsRequest request;
   request.set_model(ref.model());
@@ -177,9 +179,11 @@ void AddModelsCommands(CLI::App& app, CommandContext& command) {
   CLI::App* create = models->add_subcommand("create", "Create a model (optionally with a base version)");
   create->add_option("model", options->ref, "OWNER/NAME")->required();
   create->add_option("--description", options->description, "What the model is");
-  create->add_option("--visibility", options->visibility, "private or public")
-      ->check(CLI::IsMember({"private", "public"}))
-      ->capture_default_str();
+  create->add_option("--visibility", options->visibility,
+                     "private (only its owner's tokens see it) or public (every token can "
+                     "read it and train from it); default: public with --from-diffusers, "
+                     "else private")
+      ->check(CLI::IsMember({"private", "public"}));
   create->add_option("--from-diffusers", options->from_diffusers,
                      "Import this diffusers-layout directory as a base version");
   create->footer(

@@ -41,7 +41,7 @@ absl::Status EnsureDestination(Connection& connection, const ModelRef& destinati
 }
 
 absl::Status Train(const TrainOptions& options, CommandContext& command) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(ModelRef base, ParseModelRef(options.base));
   EASEL_ASSIGN_OR_RETURN(ModelRef destination,
                          ParseModelRef(options.destination, /*allow_version=*/false));

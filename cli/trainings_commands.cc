@@ -20,7 +20,7 @@ absl::StatusOr<easel::v1::Training> GetTraining(Connection& connection, const st
 }
 
 absl::Status List(CommandContext& command, int limit, bool json) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   easel::v1::ListTrainingsRequest request;
   request.set_page_size(std::min(limit, 100));
   easel::v1::ListTrainingsResponse response;
@@ -44,7 +44,7 @@ absl::Status List(CommandContext& command, int limit, bool json) {
 }
 
 absl::Status Show(CommandContext& command, const std::string& id, bool json) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   EASEL_ASSIGN_OR_RETURN(easel::v1::Training training, GetTraining(connection, id));
   if (json) {
     std::printf("%s\n", ToJson(training).c_str());
@@ -55,7 +55,7 @@ absl::Status Show(CommandContext& command, const std::string& id, bool json) {
 }
 
 absl::Status Cancel(CommandContext& command, const std::string& id) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   easel::v1::CancelTrainingRequest request;
   request.set_id(id);
   easel::v1::Training training;
@@ -67,7 +67,7 @@ absl::Status Cancel(CommandContext& command, const std::string& id) {
 }
 
 absl::Status Logs(CommandContext& command, const std::string& id, bool follow) {
-  Connection connection(command.host);
+  EASEL_ASSIGN_OR_RETURN(Connection connection, Connection::Open(command));
   if (!follow) {
     EASEL_ASSIGN_OR_RETURN(easel::v1::Training training, GetTraining(connection, id));
     std::fputs(training.logs().c_str(), stdout);

@@ -37,7 +37,21 @@ int main(int argc, char** argv) {
                  "each further one, at most 300 s")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 300.0));
+  std::string auth = "tokens";
+  app.add_option("--auth", auth,
+                 "tokens: every call needs an API token (the first admin token is written to "
+                 "DATA_DIR/admin-token; easel tokens creates more). none: no checks, every "
+                 "caller is an admin; only for a trusted single-user host")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tokens", "none"}));
+  std::string tls_cert, tls_key;
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve gRPC over TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  options.require_tokens = auth == "tokens";
+  options.tls_cert_file = tls_cert;
+  options.tls_key_file = tls_key;
   options.data_dir = data_dir;
   options.lease_duration = absl::Seconds(lease_seconds);
   options.retry_backoff = absl::Seconds(retry_backoff_seconds);
@@ -57,7 +71,13 @@ int main(int argc, char** argv) {
   std::cout << nlohmann::ordered_json{{"event", "listening"}, {"address", (*server)->address()}}.dump()
             << std::endl;
   easel::coordinator::LogInfo(
-      absl::StrCat("serving on ", (*server)->address(), ", data in ", data_dir));
+      absl::StrCat("serving on ", (*server)->address(), tls_cert.empty() ? "" : " over TLS",
+                   ", data in ", data_dir));
+  easel::coordinator::LogInfo(
+      options.require_tokens
+          ? absl::StrCat("calls need an API token; the admin token is in ",
+                         easel::AdminTokenPath(options.data_dir).string())
+          : "WARNING: --auth=none: every caller is an admin");
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

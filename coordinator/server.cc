@@ -1,14 +1,19 @@
 #include "coordinator/server.h"
 
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "coordinator/api/dataset_service.h"
+#include "coordinator/api/token_service.h"
 #include "coordinator/api/model_service.h"
 #include "coordinator/api/training_service.h"
 #include "coordinator/api/worker_service.h"
+#include "coordinator/auth/authenticator.h"
+#include "coordinator/auth/token_store.h"
 #include "coordinator/blobs/blob_store.h"
 #include "coordinator/blobs/upload_store.h"
 #include "coordinator/registry/dataset_registry.h"
@@ -30,6 +35,8 @@ using namespace coordinator;  // NOLINT: the server wires the coordinator's part
 struct CoordinatorServer::Parts {
   std::unique_ptr<Database> database;
   std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<Authenticator> auth;
   Notifiers notifiers;
   std::unique_ptr<ModelRegistry> models;
   std::unique_ptr<DatasetRegistry> datasets;
@@ -40,8 +47,42 @@ struct CoordinatorServer::Parts {
   std::unique_ptr<ModelServiceImpl> model_service;
   std::unique_ptr<TrainingServiceImpl> training_service;
   std::unique_ptr<WorkerServiceImpl> worker_service;
+  std::unique_ptr<TokenServiceImpl> token_service;
   std::unique_ptr<LeaseExpirer> expirer;
 };
+
+namespace {
+
+absl::StatusOr<std::string> ReadPemFile(const std::filesystem::path& path, const char* what) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the TLS ", what, " from ", path.string(), " (PEM expected)"));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const CoordinatorOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a private key file");
+  }
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  EASEL_ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile(options.tls_cert_file, "certificate"));
+  EASEL_ASSIGN_OR_RETURN(pair.private_key, ReadPemFile(options.tls_key_file, "private key"));
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+std::filesystem::path AdminTokenPath(const std::filesystem::path& data_dir) {
+  return data_dir / "admin-token";
+}
 
 CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options)
     : options_(options), parts_(std::make_unique<Parts>()) {}
@@ -63,6 +104,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   Parts& parts = *server->parts_;
   EASEL_ASSIGN_OR_RETURN(parts.database, Database::Open(options.data_dir / "easel.db"));
   EASEL_ASSIGN_OR_RETURN(parts.blobs, BlobStore::Open(options.data_dir));
+  EASEL_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         ServerCredentials(options));
+  parts.tokens = std::make_unique<TokenStore>(*parts.database);
+  if (options.require_tokens) {
+    EASEL_RETURN_IF_ERROR(parts.tokens->EnsureAdminTokenFile(AdminTokenPath(options.data_dir)));
+  }
+  parts.auth = std::make_unique<Authenticator>(options.require_tokens ? parts.tokens.get() : nullptr);
   parts.models = std::make_unique<ModelRegistry>(*parts.database);
   parts.datasets = std::make_unique<DatasetRegistry>(*parts.database);
   parts.uploads =
@@ -73,21 +121,24 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       TaskQueueOptions{.lease_duration = options.lease_duration,
                        .max_attempts = options.max_attempts,
                        .retry_backoff = options.retry_backoff});
-  parts.dataset_service = std::make_unique<DatasetServiceImpl>(*parts.uploads, *parts.datasets);
-  parts.model_service = std::make_unique<ModelServiceImpl>(*parts.models, *parts.blobs);
+  Authenticator& auth = *parts.auth;
+  parts.dataset_service =
+      std::make_unique<DatasetServiceImpl>(auth, *parts.uploads, *parts.datasets);
+  parts.model_service = std::make_unique<ModelServiceImpl>(auth, *parts.models, *parts.blobs);
   parts.training_service = std::make_unique<TrainingServiceImpl>(
-      *parts.trainings, *parts.models, *parts.datasets, parts.notifiers.events);
-  parts.worker_service = std::make_unique<WorkerServiceImpl>(*parts.queue, *parts.blobs);
+      auth, *parts.trainings, *parts.models, *parts.datasets, parts.notifiers.events);
+  parts.worker_service = std::make_unique<WorkerServiceImpl>(auth, *parts.queue, *parts.blobs);
+  parts.token_service = std::make_unique<TokenServiceImpl>(auth, *parts.tokens);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.RegisterService(parts.dataset_service.get());
   builder.RegisterService(parts.model_service.get());
   builder.RegisterService(parts.training_service.get());
   builder.RegisterService(parts.worker_service.get());
+  builder.RegisterService(parts.token_service.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

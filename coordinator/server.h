@@ -21,7 +21,16 @@ struct CoordinatorOptions {
   absl::Duration lease_duration = absl::Seconds(60);
   int max_attempts = 3;
   absl::Duration retry_backoff = absl::Seconds(5);  // doubled per failed attempt, at most 5 min
+  // Every call must carry a valid API token. Off: every caller is an admin (a trusted,
+  // single-user host only).
+  bool require_tokens = true;
+  // Both set: gRPC is served over TLS with this certificate chain and private key (PEM).
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
 };
+
+// Where the coordinator keeps the bootstrap admin token: DATA_DIR/admin-token.
+std::filesystem::path AdminTokenPath(const std::filesystem::path& data_dir);
 
 // The coordinator: store, blobs, scheduler and the gRPC services, serving on one port.
 class CoordinatorServer {

@@ -31,20 +31,35 @@ for _ in $(seq 1 100); do
 done
 grep -q '"listening"' "$data/coordinator.out" || { echo "coordinator did not start"; exit 1; }
 
+# Every call needs a token. The coordinator wrote the first admin token into its data dir; the
+# admin makes a worker token and a user token for the owner "demo" (once; they are kept).
+admin_token=$(cat "$data/coordinator/admin-token")
+if [ ! -s "$data/worker.token" ] ||
+   EASEL_API_TOKEN=$(cat "$data/worker.token") easel models list 2>&1 | grep -q "not valid"; then
+  EASEL_API_TOKEN=$admin_token easel tokens create --role worker --description quickstart-worker \
+    > "$data/worker.token"
+fi
+if ! EASEL_API_TOKEN=$(cat "$data/demo.token" 2>/dev/null) easel models list > /dev/null 2>&1; then
+  EASEL_API_TOKEN=$admin_token easel tokens create --owner demo --description quickstart \
+    > "$data/demo.token"
+fi
+
 echo "== starting easel-worker (CPU)"
 "$bin/trainer/worker/easel-worker" --coordinator "$EASEL_HOST" --work-dir "$data/work" \
   --trainer-bin "$bin/trainer/easel-trainer" --preprocess-bin "$bin/preprocess/easel-preprocess" \
-  2> "$data/worker.log" &
+  --token-file "$data/worker.token" 2> "$data/worker.log" &
 worker=$!
 
 echo "== creating the tiny base model and the example dataset"
 if [ ! -f "$data/tiny-model/model_index.json" ]; then
   "$bin/trainer/easel-trainer" init-model --preset tiny --output "$data/tiny-model" --seed 1 > /dev/null
 fi
-easel models create easel/tiny --from-diffusers "$data/tiny-model" --description "tiny SD-family preset"
+EASEL_API_TOKEN=$admin_token easel models create easel/tiny --from-diffusers "$data/tiny-model" \
+  --description "tiny SD-family preset"
 /usr/bin/python3 tools/make_example_dataset.py "$data/example-dataset.zip"
 
-echo "== training"
+echo "== training, as the owner demo"
+export EASEL_API_TOKEN=$(cat "$data/demo.token")
 easel train easel/tiny -d demo/tok-lora --create-destination \
   input_images=@"$data/example-dataset.zip" max_train_steps=30 lora_rank=4 learning_rate=1e-3 \
   --follow

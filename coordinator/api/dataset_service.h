@@ -1,6 +1,7 @@
 #ifndef EASEL_COORDINATOR_API_DATASET_SERVICE_H_
 #define EASEL_COORDINATOR_API_DATASET_SERVICE_H_
 
+#include "coordinator/auth/authenticator.h"
 #include "coordinator/blobs/upload_store.h"
 #include "coordinator/registry/dataset_registry.h"
 #include "easel/v1/datasets.grpc.pb.h"
@@ -9,8 +10,8 @@ namespace easel::coordinator {
 
 class DatasetServiceImpl final : public v1::DatasetService::Service {
  public:
-  DatasetServiceImpl(UploadStore& uploads, DatasetRegistry& datasets)
-      : uploads_(uploads), datasets_(datasets) {}
+  DatasetServiceImpl(Authenticator& auth, UploadStore& uploads, DatasetRegistry& datasets)
+      : auth_(auth), uploads_(uploads), datasets_(datasets) {}
 
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadDatasetRequest>* reader,
@@ -21,6 +22,7 @@ class DatasetServiceImpl final : public v1::DatasetService::Service {
                           v1::Dataset* response) override;
 
  private:
+  Authenticator& auth_;
   UploadStore& uploads_;
   DatasetRegistry& datasets_;
 };

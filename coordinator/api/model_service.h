@@ -1,6 +1,7 @@
 #ifndef EASEL_COORDINATOR_API_MODEL_SERVICE_H_
 #define EASEL_COORDINATOR_API_MODEL_SERVICE_H_
 
+#include "coordinator/auth/authenticator.h"
 #include "coordinator/blobs/blob_store.h"
 #include "coordinator/registry/model_registry.h"
 #include "easel/v1/models.grpc.pb.h"
@@ -9,8 +10,8 @@ namespace easel::coordinator {
 
 class ModelServiceImpl final : public v1::ModelService::Service {
  public:
-  ModelServiceImpl(ModelRegistry& registry, BlobStore& blobs)
-      : registry_(registry), blobs_(blobs) {}
+  ModelServiceImpl(Authenticator& auth, ModelRegistry& registry, BlobStore& blobs)
+      : auth_(auth), registry_(registry), blobs_(blobs) {}
 
   grpc::Status CreateModel(grpc::ServerContext* context, const v1::CreateModelRequest* request,
                            v1::Model* response) override;
@@ -30,6 +31,10 @@ class ModelServiceImpl final : public v1::ModelService::Service {
                                grpc::ServerWriter<v1::WeightsChunk>* writer) override;
 
  private:
+  // The model, when the caller may read it.
+  absl::StatusOr<v1::Model> ReadableModel(const Principal& caller, std::string_view model);
+
+  Authenticator& auth_;
   ModelRegistry& registry_;
   BlobStore& blobs_;
 };

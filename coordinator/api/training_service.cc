@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "coordinator/api/grpc_status.h"
 #include "coordinator/api/training_input.h"
+#include "coordinator/auth/access.h"
 #include "coordinator/registry/names.h"
 
 namespace easel::coordinator {
@@ -20,16 +21,34 @@ constexpr absl::Duration kCancelCheckInterval = absl::Seconds(1);
 
 }  // namespace
 
-absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const v1::CreateTrainingRequest& request) {
+absl::StatusOr<v1::Training> TrainingServiceImpl::Visible(const Principal& caller,
+                                                          std::string_view id) {
+  EASEL_ASSIGN_OR_RETURN(v1::Training training, trainings_.Get(id));
+  EASEL_RETURN_IF_ERROR(CheckCanSee(caller, training));
+  return training;
+}
+
+absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const Principal& caller,
+                                                         const v1::CreateTrainingRequest& request) {
   if (request.request_id().size() > 128) {
     return absl::InvalidArgumentError("request_id must be at most 128 bytes long");
   }
   EASEL_ASSIGN_OR_RETURN(std::optional<v1::Training> existing,
                          trainings_.FindByRequestId(request.request_id()));
-  if (existing.has_value()) return *existing;
+  if (existing.has_value()) {
+    if (!CheckCanSee(caller, *existing).ok()) {  // request ids are global; don't leak the training
+      return absl::AlreadyExistsError(absl::StrCat(
+          "request_id ", request.request_id(), " is taken; choose another (a random one)"));
+    }
+    return *existing;
+  }
 
   EASEL_ASSIGN_OR_RETURN(ModelRef base, ParseModelRef(request.model(), "model"));
   absl::StatusOr<v1::Model> base_model = models_.GetModel(base.ToString());
+  if (base_model.ok()) {
+    absl::Status may_read = CheckCanRead(caller, *base_model);
+    if (!may_read.ok()) base_model = may_read;
+  }
   if (absl::IsNotFound(base_model.status())) {
     return absl::NotFoundError(absl::StrCat("base model ", base.ToString(), " not found"));
   }
@@ -44,6 +63,10 @@ absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const v1::CreateTrainin
   }
   EASEL_ASSIGN_OR_RETURN(ModelRef destination, ParseModelRef(request.destination(), "destination"));
   absl::StatusOr<v1::Model> destination_model = models_.GetModel(destination.ToString());
+  if (destination_model.ok()) {
+    absl::Status may_change = CheckCanChange(caller, *destination_model);
+    if (!may_change.ok()) destination_model = may_change;
+  }
   if (absl::IsNotFound(destination_model.status())) {
     return absl::NotFoundError(absl::StrCat("destination model ", destination.ToString(),
                                             " not found; create it with `easel models create ",
@@ -55,7 +78,9 @@ absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const v1::CreateTrainin
       TrainingInput input,
       ValidateTrainingInput(
           request.input(),
-          [&](std::string_view sha256) { return datasets_.GetDataset(sha256).status(); },
+          [&](std::string_view sha256) {
+            return datasets_.GetDataset(sha256, OwnerScope::Of(caller)).status();
+          },
           DrawRandomSeed));
   if (!input.input.fields().contains("resolution")) {
     // Filled in here, so that preprocessing and training agree and the stored input says it.
@@ -70,40 +95,50 @@ absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const v1::CreateTrainin
   training.input = std::move(input.input);
   training.dataset_sha256 = input.dataset_sha256;
   training.request_id = request.request_id();
-  return trainings_.Create(training);
+  EASEL_ASSIGN_OR_RETURN(v1::Training created, trainings_.Create(training));
+  if (!CheckCanSee(caller, created).ok()) {  // another owner's request won a race for the id
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id ", request.request_id(), " is taken; choose another (a random one)"));
+  }
+  return created;
 }
 
-grpc::Status TrainingServiceImpl::CreateTraining(grpc::ServerContext* /*context*/,
+grpc::Status TrainingServiceImpl::CreateTraining(grpc::ServerContext* context,
                                                  const v1::CreateTrainingRequest* request,
                                                  v1::Training* response) {
   return HandleRpc([&]() -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(*response, Create(*request));
+    EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
+    EASEL_ASSIGN_OR_RETURN(*response, Create(caller, *request));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::GetTraining(grpc::ServerContext* /*context*/,
+grpc::Status TrainingServiceImpl::GetTraining(grpc::ServerContext* context,
                                               const v1::GetTrainingRequest* request,
                                               v1::Training* response) {
   return HandleRpc([&]() -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(*response, trainings_.Get(request->id()));
+    EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
+    EASEL_ASSIGN_OR_RETURN(*response, Visible(caller, request->id()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::ListTrainings(grpc::ServerContext* /*context*/,
+grpc::Status TrainingServiceImpl::ListTrainings(grpc::ServerContext* context,
                                                 const v1::ListTrainingsRequest* request,
                                                 v1::ListTrainingsResponse* response) {
   return HandleRpc([&]() -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(*response, trainings_.List(*request));
+    EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
+    EASEL_ASSIGN_OR_RETURN(*response, trainings_.List(*request, OwnerScope::Of(caller)));
     return absl::OkStatus();
   });
 }
 
-grpc::Status TrainingServiceImpl::CancelTraining(grpc::ServerContext* /*context*/,
+grpc::Status TrainingServiceImpl::CancelTraining(grpc::ServerContext* context,
                                                  const v1::CancelTrainingRequest* request,
                                                  v1::Training* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
+    EASEL_RETURN_IF_ERROR(Visible(caller, request->id()).status());
     EASEL_ASSIGN_OR_RETURN(*response, trainings_.Cancel(request->id()));
     return absl::OkStatus();
   });
@@ -138,7 +173,11 @@ absl::Status TrainingServiceImpl::Watch(grpc::ServerContext& context,
 grpc::Status TrainingServiceImpl::WatchTraining(grpc::ServerContext* context,
                                                 const v1::WatchTrainingRequest* request,
                                                 grpc::ServerWriter<v1::TrainingEvent>* writer) {
-  return HandleRpc([&]() { return Watch(*context, *request, *writer); });
+  return HandleRpc([&]() -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
+    EASEL_RETURN_IF_ERROR(Visible(caller, request->id()).status());
+    return Watch(*context, *request, *writer);
+  });
 }
 
 }  // namespace easel::coordinator

@@ -1,6 +1,7 @@
 #ifndef EASEL_COORDINATOR_API_TRAINING_SERVICE_H_
 #define EASEL_COORDINATOR_API_TRAINING_SERVICE_H_
 
+#include "coordinator/auth/authenticator.h"
 #include "coordinator/registry/dataset_registry.h"
 #include "coordinator/registry/model_registry.h"
 #include "coordinator/scheduler/notifier.h"
@@ -11,9 +12,9 @@ namespace easel::coordinator {
 
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
-  TrainingServiceImpl(TrainingStore& trainings, ModelRegistry& models, DatasetRegistry& datasets,
-                      Notifier& events)
-      : trainings_(trainings), models_(models), datasets_(datasets), events_(events) {}
+  TrainingServiceImpl(Authenticator& auth, TrainingStore& trainings, ModelRegistry& models,
+                      DatasetRegistry& datasets, Notifier& events)
+      : auth_(auth), trainings_(trainings), models_(models), datasets_(datasets), events_(events) {}
 
   grpc::Status CreateTraining(grpc::ServerContext* context,
                               const v1::CreateTrainingRequest* request,
@@ -31,10 +32,14 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                              grpc::ServerWriter<v1::TrainingEvent>* writer) override;
 
  private:
-  absl::StatusOr<v1::Training> Create(const v1::CreateTrainingRequest& request);
+  absl::StatusOr<v1::Training> Create(const Principal& caller,
+                                      const v1::CreateTrainingRequest& request);
+  // The training, when the caller may see it.
+  absl::StatusOr<v1::Training> Visible(const Principal& caller, std::string_view id);
   absl::Status Watch(grpc::ServerContext& context, const v1::WatchTrainingRequest& request,
                      grpc::ServerWriter<v1::TrainingEvent>& writer);
 
+  Authenticator& auth_;
   TrainingStore& trainings_;
   ModelRegistry& models_;
   DatasetRegistry& datasets_;

@@ -21,10 +21,11 @@ absl::Duration FromProto(const google::protobuf::Duration& duration) {
 
 }  // namespace
 
-grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
                                                const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.RegisterWorker(*request));
     return absl::OkStatus();
   });
@@ -34,36 +35,43 @@ grpc::Status WorkerServiceImpl::LeaseTask(grpc::ServerContext* context,
                                           const v1::LeaseTaskRequest* request,
                                           v1::LeaseTaskResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task,
-                           queue_.Lease(request->worker_id(), FromProto(request->wait()),
+                           queue_.Lease(request->worker_id(),
+                                        {request->idle_devices().begin(),
+                                         request->idle_devices().end()},
+                                        FromProto(request->wait()),
                                         [context] { return context->IsCancelled(); }));
     if (task.has_value()) *response->mutable_task() = std::move(*task);
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.Heartbeat(request->task_id(), request->epoch()));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.ReportProgress(*request));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::ReportDataset(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::ReportDataset(grpc::ServerContext* context,
                                               const v1::ReportDatasetRequest* request,
                                               v1::ReportDatasetResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.ReportDataset(*request));
     return absl::OkStatus();
   });
@@ -117,43 +125,50 @@ absl::StatusOr<v1::OutputRef> WorkerServiceImpl::ReceiveOutput(
   return ref;
 }
 
-grpc::Status WorkerServiceImpl::UploadOutput(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::UploadOutput(grpc::ServerContext* context,
                                              grpc::ServerReader<v1::UploadOutputRequest>* reader,
                                              v1::OutputRef* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, ReceiveOutput(*reader));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::ReportCheckpoint(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::ReportCheckpoint(grpc::ServerContext* context,
                                                  const v1::ReportCheckpointRequest* request,
                                                  v1::ReportCheckpointResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.ReportCheckpoint(*request));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::CompleteTask(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::CompleteTask(grpc::ServerContext* context,
                                              const v1::CompleteTaskRequest* request,
                                              v1::CompleteTaskResponse* response) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(*response, queue_.Complete(*request));
     return absl::OkStatus();
   });
 }
 
-grpc::Status WorkerServiceImpl::FailTask(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::FailTask(grpc::ServerContext* context,
                                          const v1::FailTaskRequest* request,
                                          v1::FailTaskResponse* /*response*/) {
-  return HandleRpc([&]() { return queue_.Fail(*request); });
+  return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
+    return queue_.Fail(*request);
+  });
 }
 
-grpc::Status WorkerServiceImpl::DownloadBlob(grpc::ServerContext* /*context*/,
+grpc::Status WorkerServiceImpl::DownloadBlob(grpc::ServerContext* context,
                                              const v1::DownloadBlobRequest* request,
                                              grpc::ServerWriter<v1::BlobChunk>* writer) {
   return HandleRpc([&]() -> absl::Status {
+    EASEL_RETURN_IF_ERROR(auth_.Worker(*context).status());
     EASEL_ASSIGN_OR_RETURN(int64_t size, blobs_.Size(request->sha256()));
     if (request->offset() < 0 || request->offset() > size) {
       return absl::OutOfRangeError(absl::StrCat("offset ", request->offset(),

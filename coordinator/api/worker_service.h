@@ -1,6 +1,7 @@
 #ifndef EASEL_COORDINATOR_API_WORKER_SERVICE_H_
 #define EASEL_COORDINATOR_API_WORKER_SERVICE_H_
 
+#include "coordinator/auth/authenticator.h"
 #include "coordinator/blobs/blob_store.h"
 #include "coordinator/scheduler/task_queue.h"
 #include "easel/v1/worker.grpc.pb.h"
@@ -9,7 +10,8 @@ namespace easel::coordinator {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(TaskQueue& queue, BlobStore& blobs) : queue_(queue), blobs_(blobs) {}
+  WorkerServiceImpl(Authenticator& auth, TaskQueue& queue, BlobStore& blobs)
+      : auth_(auth), queue_(queue), blobs_(blobs) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -40,6 +42,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
  private:
   absl::StatusOr<v1::OutputRef> ReceiveOutput(grpc::ServerReader<v1::UploadOutputRequest>& reader);
 
+  Authenticator& auth_;
   TaskQueue& queue_;
   BlobStore& blobs_;
 };

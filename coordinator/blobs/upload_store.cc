@@ -76,23 +76,27 @@ std::filesystem::path UploadStore::PartPath(const std::string& upload_id) const 
   return uploads_dir_ / (upload_id + ".part");
 }
 
-absl::StatusOr<int64_t> UploadStore::Begin(const v1::UploadHeader& header,
+absl::StatusOr<int64_t> UploadStore::Begin(const v1::UploadHeader& header, std::string_view owner,
                                            std::optional<v1::Dataset>* done) {
   int64_t committed = 0;
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(
         Statement row,
-        connection.Query("SELECT size_bytes, sha256, committed_offset, complete FROM uploads "
-                         "WHERE upload_id = ?",
+        connection.Query("SELECT size_bytes, sha256, committed_offset, complete, owner "
+                         "FROM uploads WHERE upload_id = ?",
                          {header.upload_id()}));
     EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
     if (!found) {
       return connection
-          .Execute("INSERT INTO uploads (upload_id, filename, size_bytes, sha256, create_us) "
-                   "VALUES (?, ?, ?, ?, ?)",
+          .Execute("INSERT INTO uploads (upload_id, filename, size_bytes, sha256, create_us, "
+                   "owner) VALUES (?, ?, ?, ?, ?, ?)",
                    {header.upload_id(), header.filename(), header.size_bytes(), header.sha256(),
-                    ToMicros(absl::Now())})
+                    ToMicros(absl::Now()), std::string(owner)})
           .status();
+    }
+    if (row.Text(4) != owner) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "upload_id ", header.upload_id(), " is taken; choose another (a random one)"));
     }
     if (row.Int(0) != header.size_bytes() || row.Text(1) != header.sha256()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -129,7 +133,7 @@ void UploadStore::Discard(const std::string& upload_id) {
 }
 
 absl::StatusOr<v1::Dataset> UploadStore::Receive(const v1::UploadHeader& header,
-                                                 const ChunkSource& next) {
+                                                 std::string_view owner, const ChunkSource& next) {
   EASEL_RETURN_IF_ERROR(ValidateHeader(header));
   const std::string& id = header.upload_id();
   {
@@ -145,7 +149,7 @@ absl::StatusOr<v1::Dataset> UploadStore::Receive(const v1::UploadHeader& header,
   };
 
   std::optional<v1::Dataset> done;
-  EASEL_ASSIGN_OR_RETURN(int64_t committed, Begin(header, &done));
+  EASEL_ASSIGN_OR_RETURN(int64_t committed, Begin(header, owner, &done));
   if (done.has_value()) {
     while (true) {  // Drain what the client sends; the upload is already complete.
       EASEL_ASSIGN_OR_RETURN(std::optional<v1::UploadChunk> chunk, next());
@@ -223,14 +227,15 @@ absl::StatusOr<v1::Dataset> UploadStore::Finish(const v1::UploadHeader& header) 
   return dataset;
 }
 
-absl::StatusOr<v1::Upload> UploadStore::GetUpload(std::string_view upload_id) {
+absl::StatusOr<v1::Upload> UploadStore::GetUpload(std::string_view upload_id,
+                                                  std::string_view owner) {
   v1::Upload upload;
   EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(
         Statement row,
         connection.Query("SELECT upload_id, committed_offset, size_bytes, sha256, complete "
-                         "FROM uploads WHERE upload_id = ?",
-                         {std::string(upload_id)}));
+                         "FROM uploads WHERE upload_id = ? AND owner = ?",
+                         {std::string(upload_id), std::string(owner)}));
     EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
     if (!found) return absl::NotFoundError(absl::StrCat("upload ", std::string(upload_id), " not found"));
     upload.set_upload_id(row.Text(0));

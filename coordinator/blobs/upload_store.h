@@ -30,12 +30,16 @@ class UploadStore {
   UploadStore(Database& database, BlobStore& blobs, std::filesystem::path uploads_dir);
 
   // Receives one stream. Returns the dataset once every byte is in and verified; an
-  // incomplete stream ends in FAILED_PRECONDITION naming the committed offset.
-  absl::StatusOr<v1::Dataset> Receive(const v1::UploadHeader& header, const ChunkSource& next);
-  absl::StatusOr<v1::Upload> GetUpload(std::string_view upload_id);
+  // incomplete stream ends in FAILED_PRECONDITION naming the committed offset. An upload
+  // belongs to `owner` (whoever started it): another owner's upload_id is ALREADY_EXISTS.
+  absl::StatusOr<v1::Dataset> Receive(const v1::UploadHeader& header, std::string_view owner,
+                                      const ChunkSource& next);
+  // NOT_FOUND unless `owner` started the upload.
+  absl::StatusOr<v1::Upload> GetUpload(std::string_view upload_id, std::string_view owner);
 
  private:
-  absl::StatusOr<int64_t> Begin(const v1::UploadHeader& header, std::optional<v1::Dataset>* done);
+  absl::StatusOr<int64_t> Begin(const v1::UploadHeader& header, std::string_view owner,
+                                std::optional<v1::Dataset>* done);
   absl::Status RecordOffset(const std::string& upload_id, int64_t offset);
   absl::StatusOr<v1::Dataset> Finish(const v1::UploadHeader& header);
   void Discard(const std::string& upload_id);

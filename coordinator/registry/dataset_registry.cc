@@ -5,6 +5,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "coordinator/store/timestamps.h"
+#include "nlohmann/json.hpp"
 
 namespace easel::coordinator {
 
@@ -50,14 +51,41 @@ absl::StatusOr<v1::Dataset> DatasetRegistry::RecordDataset(Connection& connectio
   return LoadDataset(connection, sha256);
 }
 
-absl::StatusOr<v1::Dataset> DatasetRegistry::GetDataset(std::string_view name) {
+absl::StatusOr<v1::Dataset> DatasetRegistry::GetDataset(std::string_view name,
+                                                        const OwnerScope& scope) {
   EASEL_ASSIGN_OR_RETURN(std::string sha256, ParseDatasetName(name, "name"));
   v1::Dataset dataset;
   EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
+    if (!scope.all) {
+      EASEL_ASSIGN_OR_RETURN(
+          Statement granted,
+          connection.Query("SELECT 1 FROM dataset_grants WHERE sha256 = ? "
+                           "AND owner IN (SELECT value FROM json_each(?))",
+                           {sha256, nlohmann::json(scope.owners).dump()}));
+      EASEL_ASSIGN_OR_RETURN(bool found, granted.Step());
+      if (!found) {
+        return absl::NotFoundError(absl::StrCat("dataset datasets/", sha256, " not found"));
+      }
+    }
     EASEL_ASSIGN_OR_RETURN(dataset, LoadDataset(connection, sha256));
     return absl::OkStatus();
   }));
   return dataset;
+}
+
+absl::Status DatasetRegistry::Grant(std::string_view sha256,
+                                    const std::vector<std::string>& owners) {
+  if (owners.empty()) return absl::OkStatus();
+  return database_.Transact([&](Connection& connection) -> absl::Status {
+    for (const std::string& owner : owners) {
+      EASEL_RETURN_IF_ERROR(
+          connection
+              .Execute("INSERT OR IGNORE INTO dataset_grants (sha256, owner) VALUES (?, ?)",
+                       {std::string(sha256), owner})
+              .status());
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace easel::coordinator

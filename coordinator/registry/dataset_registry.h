@@ -3,9 +3,11 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "coordinator/auth/principal.h"
 #include "coordinator/store/database.h"
 #include "easel/v1/resources.pb.h"
 
@@ -19,7 +21,10 @@ class DatasetRegistry {
  public:
   explicit DatasetRegistry(Database& database) : database_(database) {}
 
-  absl::StatusOr<v1::Dataset> GetDataset(std::string_view name);
+  // NOT_FOUND unless one of the scope's owners uploaded the dataset.
+  absl::StatusOr<v1::Dataset> GetDataset(std::string_view name, const OwnerScope& scope);
+  // Lets `owners` use the dataset (they uploaded it).
+  absl::Status Grant(std::string_view sha256, const std::vector<std::string>& owners);
 
   // NOT_FOUND "dataset datasets/SHA not found".
   static absl::StatusOr<v1::Dataset> LoadDataset(Connection& connection, std::string_view sha256);

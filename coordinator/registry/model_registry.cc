@@ -164,7 +164,7 @@ absl::StatusOr<v1::Model> ModelRegistry::GetModel(std::string_view model) {
 }
 
 absl::StatusOr<v1::ListModelsResponse> ModelRegistry::ListModels(
-    const v1::ListModelsRequest& request) {
+    const v1::ListModelsRequest& request, const OwnerScope& scope) {
   if (!request.owner().empty()) EASEL_RETURN_IF_ERROR(ValidateNamePart(request.owner(), "owner"));
   EASEL_ASSIGN_OR_RETURN(int page_size, ClampPageSize(request.page_size()));
   EASEL_ASSIGN_OR_RETURN(int64_t after, DecodePageToken(request.page_token()));
@@ -174,8 +174,11 @@ absl::StatusOr<v1::ListModelsResponse> ModelRegistry::ListModels(
         Statement row,
         connection.Query(absl::StrCat(kModelSelect,
                                       "WHERE m.seq > ? AND (? = '' OR m.owner = ?) "
+                                      "AND (? OR m.visibility = 'public' "
+                                      "OR m.owner IN (SELECT value FROM json_each(?))) "
                                       "ORDER BY m.seq LIMIT ?"),
-                         {after, request.owner(), request.owner(), int64_t{page_size + 1}}));
+                         {after, request.owner(), request.owner(), int64_t{scope.all},
+                          nlohmann::json(scope.owners).dump(), int64_t{page_size + 1}}));
     int64_t last_seq = 0;
     while (true) {
       EASEL_ASSIGN_OR_RETURN(bool more, row.Step());
@@ -213,7 +216,7 @@ absl::StatusOr<v1::Version> ModelRegistry::ImportBaseVersion(
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
     absl::StatusOr<v1::Model> model = LoadModel(connection, ref);
     if (absl::IsNotFound(model.status())) {
-      EASEL_RETURN_IF_ERROR(InsertModel(connection, ref, "", "private"));
+      EASEL_RETURN_IF_ERROR(InsertModel(connection, ref, "", "public"));
     } else {
       EASEL_RETURN_IF_ERROR(model.status());
     }

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "coordinator/auth/principal.h"
 #include "coordinator/registry/names.h"
 #include "coordinator/store/database.h"
 #include "easel/v1/models.pb.h"
@@ -18,7 +19,10 @@ class ModelRegistry {
 
   absl::StatusOr<v1::Model> CreateModel(const v1::CreateModelRequest& request);
   absl::StatusOr<v1::Model> GetModel(std::string_view model);
-  absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest& request);
+  // The models of the scope's owners, and public models.
+  absl::StatusOr<v1::ListModelsResponse> ListModels(const v1::ListModelsRequest& request,
+                                                    const OwnerScope& scope);
+  // A missing model is created, public: base models are there to be trained on.
   absl::StatusOr<v1::Version> ImportBaseVersion(const v1::ImportBaseVersionRequest& request);
   absl::StatusOr<v1::ListVersionsResponse> ListVersions(const v1::ListVersionsRequest& request);
   // Empty version_id: the latest version.

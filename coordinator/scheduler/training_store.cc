@@ -15,6 +15,7 @@
 #include "coordinator/store/timestamps.h"
 #include "easel/v1/worker.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace easel::coordinator {
 namespace {
@@ -227,11 +228,11 @@ absl::StatusOr<v1::Training> TrainingStore::Create(const NewTraining& request) {
     EASEL_RETURN_IF_ERROR(
         connection
             .Execute("INSERT INTO trainings (id, model, version_id, destination, input_json, "
-                     "dataset_sha256, base_model_dir, status, create_us, request_id) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     "dataset_sha256, base_model_dir, status, create_us, request_id, owner) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      {id, request.model, request.version_id, request.destination, input_json,
                       request.dataset_sha256, request.base_model_dir, int64_t{v1::STARTING}, now,
-                      request_id})
+                      request_id, request.destination.substr(0, request.destination.find('/'))})
             .status());
     EASEL_RETURN_IF_ERROR(SetStatus(connection, id, v1::STARTING, ""));
     EASEL_ASSIGN_OR_RETURN(std::optional<PreparedDatasetEntry> prepared,
@@ -264,7 +265,7 @@ absl::StatusOr<v1::Training> TrainingStore::Get(std::string_view id) {
 }
 
 absl::StatusOr<v1::ListTrainingsResponse> TrainingStore::List(
-    const v1::ListTrainingsRequest& request) {
+    const v1::ListTrainingsRequest& request, const OwnerScope& scope) {
   EASEL_ASSIGN_OR_RETURN(int page_size, ClampPageSize(request.page_size()));
   EASEL_ASSIGN_OR_RETURN(int64_t before, DecodePageToken(request.page_token()));
   if (before == 0) before = std::numeric_limits<int64_t>::max();
@@ -272,8 +273,12 @@ absl::StatusOr<v1::ListTrainingsResponse> TrainingStore::List(
   EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(
         Statement row,
-        connection.Query(absl::StrCat(kTrainingSelect, "WHERE seq < ? ORDER BY seq DESC LIMIT ?"),
-                         {before, int64_t{page_size + 1}}));
+        connection.Query(absl::StrCat(kTrainingSelect,
+                                      "WHERE seq < ? AND (? OR owner IN "
+                                      "(SELECT value FROM json_each(?))) "
+                                      "ORDER BY seq DESC LIMIT ?"),
+                         {before, int64_t{scope.all}, nlohmann::json(scope.owners).dump(),
+                          int64_t{page_size + 1}}));
     int64_t last_seq = 0;
     while (true) {
       EASEL_ASSIGN_OR_RETURN(bool more, row.Step());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "coordinator/auth/principal.h"
 #include "coordinator/blobs/blob_store.h"
 #include "coordinator/scheduler/notifier.h"
 #include "coordinator/scheduler/prepared_datasets.h"
@@ -42,7 +43,9 @@ class TrainingStore {
   absl::StatusOr<v1::Training> Create(const NewTraining& training);
   absl::StatusOr<std::optional<v1::Training>> FindByRequestId(std::string_view request_id);
   absl::StatusOr<v1::Training> Get(std::string_view id);
-  absl::StatusOr<v1::ListTrainingsResponse> List(const v1::ListTrainingsRequest& request);
+  // The trainings into the scope's owners' models, newest first.
+  absl::StatusOr<v1::ListTrainingsResponse> List(const v1::ListTrainingsRequest& request,
+                                                 const OwnerScope& scope);
   absl::StatusOr<v1::Training> Cancel(std::string_view id);
   absl::StatusOr<std::vector<v1::TrainingEvent>> EventsAfter(std::string_view id,
                                                              int64_t after_sequence, int limit);

@@ -148,6 +148,32 @@ UPDATE tasks SET owner = (SELECT substr(r.destination, 1, instr(r.destination, '
 CREATE INDEX tasks_by_fair_rank ON tasks (state, fair_rank, seq);
 CREATE INDEX tasks_by_owner ON tasks (owner, state, fair_rank);
 )sql"},
+      // Auth: API tokens (only their sha256 is kept); datasets usable by the owners who uploaded
+      // them; uploads and trainings belong to an owner. Datasets uploaded before are granted
+      // to the owners who trained on them.
+      {7, R"sql(
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  secret_sha256 TEXT NOT NULL UNIQUE,
+  role INTEGER NOT NULL,
+  owners TEXT NOT NULL DEFAULT '[]',
+  description TEXT NOT NULL DEFAULT '',
+  create_us INTEGER NOT NULL,
+  revoke_us INTEGER
+);
+CREATE TABLE dataset_grants (
+  sha256 TEXT NOT NULL REFERENCES datasets (sha256),
+  owner TEXT NOT NULL,
+  PRIMARY KEY (sha256, owner)
+);
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE trainings ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+UPDATE trainings SET owner = substr(destination, 1, instr(destination, '/') - 1);
+CREATE INDEX trainings_by_owner ON trainings (owner, seq);
+INSERT OR IGNORE INTO dataset_grants (sha256, owner)
+  SELECT t.dataset_sha256, t.owner FROM trainings t
+  WHERE t.dataset_sha256 IN (SELECT sha256 FROM datasets);
+)sql"},
   };
   return migrations;
 }

@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/client_channel.h"
 #include "common/sha256.h"
 #include "easel/v1/datasets.grpc.pb.h"
 #include "easel/v1/models.grpc.pb.h"
@@ -272,13 +273,15 @@ int Main(int argc, char** argv) {
   const std::string address =
       nlohmann::json::parse(line.value_or("{}"), nullptr, false).value("address", "");
   const pid_t coordinator_pid = (*coordinator)->pid();
+  // Calls carry the admin token, so that the benchmark pays for authentication as workers do.
+  ClientOptions client;
+  client.token = ReadTokenFile(dir / "data" / "admin-token").value_or("");
 
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < options.channels; ++i) {
     grpc::ChannelArguments arguments;
     arguments.SetInt("load-bench-channel", i);  // distinct channels, distinct connections
-    channels.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments));
+    channels.push_back(*CreateClientChannel(address, client, arguments));
   }
   auto models = v1::ModelService::NewStub(channels[0]);
   auto datasets = v1::DatasetService::NewStub(channels[0]);

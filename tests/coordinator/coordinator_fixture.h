@@ -9,10 +9,12 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/client_channel.h"
 #include "common/sha256.h"
 #include "coordinator/server.h"
 #include "easel/v1/datasets.grpc.pb.h"
 #include "easel/v1/models.grpc.pb.h"
+#include "easel/v1/tokens.grpc.pb.h"
 #include "easel/v1/trainings.grpc.pb.h"
 #include "easel/v1/worker.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -40,6 +42,7 @@ class CoordinatorTest : public ::testing::Test {
   virtual absl::Duration LeaseDuration() const { return absl::Seconds(60); }
   // No back-off unless a test asks for one: retried tasks are leased again at once.
   virtual absl::Duration RetryBackoff() const { return absl::ZeroDuration(); }
+  virtual void ConfigureServer(CoordinatorOptions& /*options*/) {}
 
   void SetUp() override {
     data_dir_ = MakeTempDir();
@@ -57,14 +60,40 @@ class CoordinatorTest : public ::testing::Test {
     options.data_dir = data_dir_ / "data";
     options.lease_duration = LeaseDuration();
     options.retry_backoff = RetryBackoff();
+    ConfigureServer(options);
     auto server = CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    auto admin_token = ReadTokenFile(AdminTokenPath(options.data_dir));
+    ASSERT_TRUE(admin_token.ok()) << admin_token.status();
+    admin_token_ = *admin_token;
+    auto channel = Channel(admin_token_);
     datasets_ = v1::DatasetService::NewStub(channel);
     models_ = v1::ModelService::NewStub(channel);
     trainings_ = v1::TrainingService::NewStub(channel);
     workers_ = v1::WorkerService::NewStub(channel);
+    tokens_ = v1::TokenService::NewStub(channel);
+  }
+
+  // A channel to the coordinator whose calls carry `token` (none when empty).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
+    auto channel = CreateClientChannel(server_->address(), ClientOptions{.token = token});
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return *channel;
+  }
+
+  // A new token's secret, created with the admin token.
+  std::string CreateToken(v1::TokenRole role, const std::vector<std::string>& owners,
+                          v1::Token* token = nullptr) {
+    grpc::ClientContext context;
+    v1::CreateTokenRequest request;
+    request.set_role(role);
+    for (const std::string& owner : owners) request.add_owners(owner);
+    v1::CreateTokenResponse response;
+    grpc::Status status = tokens_->CreateToken(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (token != nullptr) *token = response.token();
+    return response.secret();
   }
 
   void RestartServer() {
@@ -219,6 +248,8 @@ class CoordinatorTest : public ::testing::Test {
   std::unique_ptr<v1::ModelService::Stub> models_;
   std::unique_ptr<v1::TrainingService::Stub> trainings_;
   std::unique_ptr<v1::WorkerService::Stub> workers_;
+  std::unique_ptr<v1::TokenService::Stub> tokens_;
+  std::string admin_token_;
   std::string dataset_name_;
 };
 

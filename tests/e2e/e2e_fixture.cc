@@ -8,6 +8,7 @@
 #include <iterator>
 #include <utility>
 
+#include "common/client_channel.h"
 #include "common/sha256.h"
 #include "tests/testing/dataset_zip.h"
 
@@ -36,7 +37,8 @@ std::string StartCoordinator(const std::filesystem::path& data_dir, const std::s
 
 }  // namespace
 
-void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags) {
+void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags,
+                            bool start_worker) {
   dir_ = std::filesystem::temp_directory_path() / ("easel-e2e-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
@@ -45,8 +47,14 @@ void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags) {
   address_ = StartCoordinator(DataDir(), "127.0.0.1:0", coordinator_flags_,
                               dir_ / "coordinator.log", &coordinator_);
   ASSERT_FALSE(address_.empty());
+  auto admin_token = ReadTokenFile(DataDir() / "admin-token");
+  ASSERT_TRUE(admin_token.ok()) << admin_token.status();
+  admin_token_ = *admin_token;
+  setenv("EASEL_API_TOKEN", admin_token_.c_str(), 1);  // for the easel commands tests run
 
   Connect();
+  worker_token_file_ = dir_ / "worker.token";
+  std::ofstream(worker_token_file_) << CreateToken(v1::WORKER, {}) << "\n";
 
   auto init = RunCommand({EASEL_TRAINER_BIN, "init-model", "--preset", "tiny", "--output",
                           (dir_ / "tiny").string(), "--seed", "1"});
@@ -60,15 +68,15 @@ void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags) {
   ASSERT_TRUE(imported.ok()) << imported.error_message();
   base_version_id_ = base.id();
 
-  worker_ = StartWorker("worker");
   other_workers_.clear();
+  if (start_worker) worker_ = StartWorker("worker");
 }
 
-ServerProcess* E2eFixture::StartWorker(const std::string& name) {
+ServerProcess* E2eFixture::StartWorker(const std::string& name, const std::string& trainer_bin) {
   auto worker = ServerProcess::Start(
       {EASEL_WORKER_BIN, "--coordinator", address_, "--name", name, "--work-dir",
-       (WorkDir() / name).string(), "--trainer-bin", EASEL_TRAINER_BIN, "--preprocess-bin",
-       EASEL_PREPROCESS_BIN},
+       (WorkDir() / name).string(), "--trainer-bin", trainer_bin, "--preprocess-bin",
+       EASEL_PREPROCESS_BIN, "--token-file", worker_token_file_.string()},
       dir_ / (name + ".log"));
   EXPECT_TRUE(worker.ok()) << worker.status();
   if (!worker.ok()) return nullptr;
@@ -102,14 +110,29 @@ void E2eFixture::RestartCoordinator() {
   delete datasets_;
   delete models_;
   delete trainings_;
+  delete tokens_;
   Connect();
 }
 
 void E2eFixture::Connect() {
-  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto channel = CreateClientChannel(address_, ClientOptions{.token = admin_token_});
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  channel_ = *channel;
   datasets_ = v1::DatasetService::NewStub(channel_).release();
   models_ = v1::ModelService::NewStub(channel_).release();
   trainings_ = v1::TrainingService::NewStub(channel_).release();
+  tokens_ = v1::TokenService::NewStub(channel_).release();
+}
+
+std::string E2eFixture::CreateToken(v1::TokenRole role, const std::vector<std::string>& owners) {
+  grpc::ClientContext context;
+  v1::CreateTokenRequest request;
+  request.set_role(role);
+  for (const std::string& owner : owners) request.add_owners(owner);
+  v1::CreateTokenResponse response;
+  grpc::Status status = tokens_->CreateToken(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.secret();
 }
 
 void E2eFixture::TearDownTestSuite() {
@@ -125,6 +148,8 @@ void E2eFixture::TearDownTestSuite() {
   delete datasets_;
   delete models_;
   delete trainings_;
+  delete tokens_;
+  tokens_ = nullptr;
   worker_ = nullptr;
   coordinator_ = nullptr;
   datasets_ = nullptr;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/strip.h"
 #include "common/safetensors.h"
 #include "common/sha256.h"
 #include "easel/v1/datasets.grpc.pb.h"
@@ -303,6 +304,78 @@ TEST_F(TrainE2eTest, AspectBucketsReachPreprocessingAndTraining) {
   ASSERT_TRUE(GetTraining(training.id(), &training).ok());
   EXPECT_THAT(training.logs(), HasSubstr("--aspect-buckets true"));
   EXPECT_EQ(training.dataset_report().images_used(), 6);
+}
+
+}  // namespace
+}  // namespace easel
+
+namespace easel {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RunCommand;
+
+using ::testing::Not;
+
+class TokensE2eTest : public testing::E2eFixture {
+ protected:
+  // The easel command run with EASEL_API_TOKEN=token (unset when empty).
+  static testing::CommandResult Easel(const std::string& token, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    if (token.empty()) {
+      argv.push_back("-u");
+      argv.push_back("EASEL_API_TOKEN");
+    } else {
+      argv.push_back("EASEL_API_TOKEN=" + token);
+    }
+    argv.push_back(EASEL_CLI_BIN);
+    argv.push_back("--host");
+    argv.push_back(address_);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  }
+};
+
+TEST_F(TokensE2eTest, TheCliManagesTokensAndATokenSeesOnlyItsOwners) {
+  ASSERT_TRUE(CreateModel("yan", "secret").ok());
+  auto created = Easel(admin_token_, {"tokens", "create", "--owner", "zed", "--description", "e2e"});
+  ASSERT_EQ(created.exit_code, 0) << created.stderr_text;
+  EXPECT_THAT(created.stderr_text, HasSubstr("Created user token"));
+  std::string zed(absl::StripAsciiWhitespace(created.stdout_text));
+  ASSERT_TRUE(zed.starts_with("easel_")) << zed;
+
+  auto own = Easel(zed, {"models", "create", "zed/mine"});
+  EXPECT_EQ(own.exit_code, 0) << own.stderr_text;
+  auto others = Easel(zed, {"models", "show", "yan/secret"});
+  EXPECT_NE(others.exit_code, 0);
+  EXPECT_THAT(others.stderr_text, HasSubstr("model yan/secret not found"));
+  auto listed = Easel(zed, {"models", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.stderr_text;
+  EXPECT_THAT(listed.stdout_text, HasSubstr("zed/mine"));
+  EXPECT_THAT(listed.stdout_text, Not(HasSubstr("yan/secret")));
+  EXPECT_THAT(listed.stdout_text, HasSubstr("easel/tiny"));  // public base model
+  auto not_admin = Easel(zed, {"tokens", "list"});
+  EXPECT_NE(not_admin.exit_code, 0);
+  EXPECT_THAT(not_admin.stderr_text, HasSubstr("admin token"));
+
+  auto anonymous = Easel("", {"models", "list"});
+  EXPECT_NE(anonymous.exit_code, 0);
+  EXPECT_THAT(anonymous.stderr_text, HasSubstr("EASEL_API_TOKEN"));
+
+  auto tokens = Easel(admin_token_, {"tokens", "list", "--json"});
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.stderr_text;
+  std::string zed_id;
+  const nlohmann::json listing = nlohmann::json::parse(tokens.stdout_text);
+  for (const auto& token : listing["tokens"]) {
+    if (token.value("description", "") == "e2e") zed_id = token["id"].get<std::string>();
+  }
+  ASSERT_FALSE(zed_id.empty()) << tokens.stdout_text;
+  EXPECT_THAT(tokens.stdout_text, Not(HasSubstr(zed)));
+  auto revoked = Easel(admin_token_, {"tokens", "revoke", zed_id});
+  EXPECT_EQ(revoked.exit_code, 0) << revoked.stderr_text;
+  auto after = Easel(zed, {"models", "list"});
+  EXPECT_NE(after.exit_code, 0);
+  EXPECT_THAT(after.stderr_text, HasSubstr("not valid"));
 }
 
 }  // namespace
