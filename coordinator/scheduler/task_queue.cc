@@ -339,7 +339,7 @@ absl::StatusOr<v1::HeartbeatResponse> TaskQueue::Heartbeat(std::string_view task
     if (task.cancel_requested) response.add_commands(v1::CANCEL);
     *response.mutable_lease_expire_time() = MicrosToProto(expire);
     return absl::OkStatus();
-  }));
+  }, Durability::kRelaxed));
   return response;
 }
 
@@ -364,7 +364,7 @@ absl::StatusOr<v1::ReportProgressResponse> TaskQueue::ReportProgress(
     }
     if (task.cancel_requested) response.add_commands(v1::CANCEL);
     return absl::OkStatus();
-  }));
+  }, Durability::kRelaxed));
   if (request.logs_size() + request.progress_size() > 0) notifiers_.events.Notify();
   return response;
 }

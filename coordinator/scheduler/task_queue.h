@@ -49,10 +49,6 @@ class TaskQueue {
                                                 const std::vector<int32_t>& idle_devices,
                                                 absl::Duration wait,
                                                 const std::function<bool()>& cancelled);
-  absl::StatusOr<std::optional<v1::Task>> Lease(std::string_view worker_id, absl::Duration wait,
-                                                const std::function<bool()>& cancelled) {
-    return Lease(worker_id, {}, wait, cancelled);
-  }
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);

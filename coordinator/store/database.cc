@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "coordinator/store/migrations.h"
@@ -120,9 +121,18 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
 
 Database::~Database() { sqlite3_close(db_); }
 
-absl::Status Database::Transact(const std::function<absl::Status(Connection&)>& fn) {
+absl::Status Database::Transact(const std::function<absl::Status(Connection&)>& fn,
+                                Durability durability) {
   std::lock_guard<std::mutex> lock(mutex_);
   Connection connection(db_);
+  if (durability == Durability::kRelaxed) {
+    EASEL_RETURN_IF_ERROR(connection.ExecScript("PRAGMA synchronous=NORMAL"));
+  }
+  absl::Cleanup full_again = [&] {
+    if (durability == Durability::kRelaxed) {
+      connection.ExecScript("PRAGMA synchronous=FULL").IgnoreError();
+    }
+  };
   EASEL_RETURN_IF_ERROR(connection.ExecScript("BEGIN IMMEDIATE"));
   absl::Status status;
   try {

@@ -62,6 +62,12 @@ class Connection {
   sqlite3* db_;
 };
 
+// How a transaction's commit reaches the disk. kFull: fsynced before Transact returns.
+// kRelaxed: written to the WAL and fsynced with the next full commit or checkpoint; a power
+// loss may drop it, never reorder it. For writes that are safe to lose: heartbeats (leases
+// are extended after a restart anyway) and progress reports.
+enum class Durability { kFull, kRelaxed };
+
 // One SQLite connection (WAL, synchronous=FULL, foreign keys) shared by all threads; each use
 // holds its mutex.
 class Database {
@@ -72,7 +78,8 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // Runs `fn` in a BEGIN IMMEDIATE transaction; commits when it returns OK, else rolls back.
-  absl::Status Transact(const std::function<absl::Status(Connection&)>& fn);
+  absl::Status Transact(const std::function<absl::Status(Connection&)>& fn,
+                        Durability durability = Durability::kFull);
   // Runs `fn` under the lock without a transaction (reads).
   absl::Status Read(const std::function<absl::Status(Connection&)>& fn);
 

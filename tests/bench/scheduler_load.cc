@@ -462,8 +462,9 @@ int Main(int argc, char** argv) {
     uname(&host);
     std::ofstream out(options.report);
     out << "# Scheduler load benchmark\n\n"
-        << "One `easel-coordinator` on loopback (real gRPC, real SQLite in WAL mode with "
-           "`synchronous=FULL`), "
+        << "One `easel-coordinator` on loopback (real gRPC with an API token on every call, "
+           "real SQLite in WAL mode: `synchronous=FULL`, heartbeats and progress reports "
+           "`NORMAL`), "
         << options.workers << " simulated workers in one process and " << options.trainings
         << " trainings. Each simulated worker registers, then leases tasks; a task \"runs\" for "
         << options.task_seconds << " s, sending a heartbeat and a progress report (one progress "

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -200,6 +201,38 @@ TEST_F(FaultE2eTest, KilledWorkerHandsItsTaskToAnotherWorkerThatResumes) {
   EXPECT_THAT(done.logs(), HasSubstr("expired; requeued"));
   EXPECT_THAT(done.logs(), HasSubstr("; resuming from the checkpoint at step"));
   if (trainer->parent == worker_->pid()) RestartWorker();
+}
+
+TEST_F(FaultE2eTest, AFrozenWorkerThatWakesAfterItsLeaseMovedOnIsRefusedAndStops) {
+  ASSERT_NE(StartWorker("second-to-freeze"), nullptr);
+  ASSERT_TRUE(CreateModel("faults", "worker-frozen").ok());
+  v1::Training training = Train("faults/worker-frozen");
+  ASSERT_TRUE(WaitForLog(training.id(), "checkpoint saved at step"));
+  std::optional<ProcessInfo> trainer = RunningTrainer(WorkerPids());
+  ASSERT_TRUE(trainer.has_value()) << "no easel-trainer under a worker";
+  // Freeze the worker and its trainer: no heartbeats, so the lease expires and the other
+  // worker resumes the task from its checkpoint and publishes.
+  ASSERT_EQ(kill(trainer->parent, SIGSTOP), 0);
+  ASSERT_EQ(kill(trainer->pid, SIGSTOP), 0);
+  ExpectOneVersionWithTheReferenceWeights(training.id(), "faults/worker-frozen");
+
+  // Wake the stale worker: its writes are refused, it stops its trainer and publishes nothing.
+  ASSERT_EQ(kill(trainer->pid, SIGCONT), 0);
+  ASSERT_EQ(kill(trainer->parent, SIGCONT), 0);
+  AwaitExit(trainer->pid);
+  v1::Training done;
+  ASSERT_TRUE(GetTraining(training.id(), &done).ok());
+  EXPECT_EQ(done.status(), v1::SUCCEEDED);
+  EXPECT_THAT(done.logs(), HasSubstr("expired; requeued"));
+  ExpectOneVersionWithTheReferenceWeights(training.id(), "faults/worker-frozen");
+  std::string worker_logs;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().extension() != ".log") continue;
+    std::ifstream in(entry.path());
+    worker_logs.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_THAT(worker_logs, HasSubstr("lease of task"));
+  EXPECT_THAT(worker_logs, HasSubstr("stale lease"));
 }
 
 TEST_F(FaultE2eTest, KilledCoordinatorRestartsAndTheRunningLeaseContinues) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/client_channel.h"
 #include "absl/strings/str_cat.h"
 #include "trainer/worker/worker_agent.h"
 
@@ -47,7 +48,31 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--keep-work-dirs", options.runner.keep_work_dirs,
                "Keep each task's scratch directory for debugging");
+  std::string token_file, tls_ca;
+  app.add_option("--token-file", token_file,
+                 "File holding the worker's API token (easel tokens create --role worker); "
+                 "default: $EASEL_API_TOKEN");
+  app.add_option("--tls-ca", tls_ca,
+                 "PEM file of the CA that signed the coordinator's certificate: connect over "
+                 "TLS; default: $EASEL_TLS_CA");
   CLI11_PARSE(app, argc, argv);
+
+  easel::ClientOptions client = easel::ClientOptionsFromEnvironment();
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = easel::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::fprintf(stderr, "easel-worker: %s\n", std::string(token.status().message()).c_str());
+      return 2;
+    }
+    client.token = *token;
+  }
+  if (!tls_ca.empty()) client.tls_ca_file = tls_ca;
+  auto channel = easel::CreateClientChannel(options.coordinator, client);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "easel-worker: %s\n", std::string(channel.status().message()).c_str());
+    return 2;
+  }
+  options.channel = *channel;
 
   options.runner.work_dir = std::filesystem::absolute(work_dir);
   options.runner.preprocess_bin = preprocess_bin;
