@@ -23,6 +23,15 @@ std::filesystem::path Beside(const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGTERM and SIGINT are taken by one thread with sigwait, so stopping runs outside a
+  // signal handler. SIGUSR1 lets main end that thread when the agent returns by itself. They
+  // are blocked first, so that every thread started later (gRPC's too) inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   CLI::App app{"easel-worker: runs training tasks leased from an Easel coordinator."};
   app.footer(
       "Example:\n  easel-worker --coordinator 127.0.0.1:7500 --work-dir /var/lib/easel/work\n\n"
@@ -93,14 +102,6 @@ int main(int argc, char** argv) {
   }
   options.devices = easel::worker::DetectDevices(options.runner.trainer_bin);
 
-  // SIGTERM and SIGINT are taken by one thread with sigwait, so stopping runs outside a
-  // signal handler. SIGUSR1 lets main end that thread when the agent returns by itself.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   easel::worker::WorkerAgent agent(std::move(options));
   std::thread signal_thread([&] {
     int signal = 0;
