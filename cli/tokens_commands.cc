@@ -109,7 +109,7 @@ void AddTokensCommands(CLI::App& app, CommandContext& command) {
   create->add_flag("--json", options->json, "Print JSON (with the secret)");
   create->footer(
       "Examples:\n"
-      "  export EASEL_API_TOKEN=$(cat easel-data/admin-token)\n"
+      "  export EASEL_API_TOKEN=$(cat DATA_DIR/admin-token)   # the coordinator's --data-dir\n"
       "  easel tokens create --owner alice --description 'alice laptop'\n"
       "  easel tokens create --role worker > worker.token");
   create->callback([=, &command] { report(Create(command, *options)); });

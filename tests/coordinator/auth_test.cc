@@ -422,3 +422,26 @@ TEST_F(TlsTest, AnUnreadableCaFileIsAnInvalidArgumentNamingIt) {
 
 }  // namespace
 }  // namespace easel::testing
+
+namespace easel::testing {
+namespace {
+
+class NoAuthTest : public CoordinatorTest {
+ protected:
+  void ConfigureServer(CoordinatorOptions& options) override { options.require_tokens = false; }
+};
+
+TEST_F(NoAuthTest, WithoutTokensEveryCallerIsAnAdmin) {
+  auto anonymous = v1::ModelService::NewStub(Channel(""));
+  grpc::ClientContext context;
+  v1::CreateModelRequest request;
+  request.set_owner("anyone");
+  request.set_name("model");
+  v1::Model model;
+  grpc::Status status = anonymous->CreateModel(&context, request, &model);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / "data" / "admin-token"));
+}
+
+}  // namespace
+}  // namespace easel::testing
