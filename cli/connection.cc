@@ -3,12 +3,14 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "cli/config.h"
 
 namespace easel::cli {
 
-std::string DefaultHost() {
+std::string DefaultHost(const std::string& configured) {
   const char* host = std::getenv("EASEL_HOST");
-  return host != nullptr && *host != '\0' ? host : "127.0.0.1:7500";
+  if (host != nullptr && *host != '\0') return host;
+  return configured.empty() ? "127.0.0.1:7500" : configured;
 }
 
 absl::StatusOr<Connection> Connection::Open(const CommandContext& command) {
@@ -31,12 +33,14 @@ absl::Status Connection::Check(const grpc::Status& status, const std::string& wh
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     return absl::UnavailableError(absl::StrCat(
         "cannot reach the Easel coordinator at ", host_, " (", status.error_message(),
-        "); is easel-coordinator running? Set --host or EASEL_HOST"));
+        "); is easel-coordinator running? Set --host, EASEL_HOST or host in ",
+        ConfigPath().string()));
   }
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     return absl::UnauthenticatedError(absl::StrCat(
         what, ": ", status.error_message(),
-        ". Set EASEL_API_TOKEN to a token of this coordinator (an admin finds the first one in "
+        ". Set EASEL_API_TOKEN (or token in ", ConfigPath().string(),
+        ") to a token of this coordinator (an admin finds the first one in "
         "DATA_DIR/admin-token and creates more with `easel tokens create`)"));
   }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

@@ -15,8 +15,9 @@
 
 namespace easel::cli {
 
-// The coordinator the CLI talks to: --host, else $EASEL_HOST, else 127.0.0.1:7500; with the
-// token in $EASEL_API_TOKEN, over TLS when $EASEL_TLS_CA (or --tls-ca) names a CA file.
+// The coordinator the CLI talks to: --host, else $EASEL_HOST, else the config file's host,
+// else 127.0.0.1:7500; with the token in $EASEL_API_TOKEN (else the config file's), over TLS
+// when --tls-ca, $EASEL_TLS_CA or the config file's tls_ca names a CA file.
 class Connection {
  public:
   static absl::StatusOr<Connection> Open(const CommandContext& command);
@@ -40,7 +41,8 @@ class Connection {
   std::unique_ptr<easel::v1::TokenService::Stub> tokens_;
 };
 
-std::string DefaultHost();
+// $EASEL_HOST, else `configured` (the config file's), else 127.0.0.1:7500.
+std::string DefaultHost(const std::string& configured);
 
 }  // namespace easel::cli
 

@@ -1,4 +1,8 @@
+#include <spawn.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
@@ -21,7 +25,28 @@ struct TrainOptions {
   bool follow = false;
   bool json = false;
   bool create_destination = false;
+  bool web = false;
 };
+
+// Prints the training's web page and opens it in a browser when there is a display.
+absl::Status ShowWebPage(const easel::v1::Training& training) {
+  if (training.web_url().empty()) {
+    return absl::FailedPreconditionError(
+        "the coordinator serves no web pages (start it with --http-listen)");
+  }
+  std::printf("%s\n", training.web_url().c_str());
+  std::fflush(stdout);
+  const char* display = std::getenv("DISPLAY");
+  const char* wayland = std::getenv("WAYLAND_DISPLAY");
+  if ((display != nullptr && *display != '\0') || (wayland != nullptr && *wayland != '\0')) {
+    std::string url = training.web_url();
+    char opener[] = "xdg-open";
+    char* argv[] = {opener, url.data(), nullptr};
+    pid_t pid = 0;
+    posix_spawnp(&pid, opener, nullptr, nullptr, argv, environ);  // no browser: the URL is printed
+  }
+  return absl::OkStatus();
+}
 
 absl::Status EnsureDestination(Connection& connection, const ModelRef& destination) {
   easel::v1::GetModelRequest get;
@@ -67,6 +92,7 @@ absl::Status Train(const TrainOptions& options, CommandContext& command) {
     std::fprintf(stderr, "Created training %s (easel trainings show %s)\n", training.id().c_str(),
                  training.id().c_str());
   }
+  if (options.web) EASEL_RETURN_IF_ERROR(ShowWebPage(training));
   if (options.follow) {
     FollowOptions follow;
     follow.show_progress = !options.json;
@@ -106,6 +132,8 @@ void AddTrainCommand(CLI::App& app, CommandContext& command) {
   train->add_flag("--json", options->json, "Print the training as JSON");
   train->add_flag("--create-destination", options->create_destination,
                   "Create the destination model when it does not exist");
+  train->add_flag("--web", options->web,
+                  "Print the training's web page (and open it when there is a display)");
   train->footer(
       "Examples:\n"
       "  easel train easel/tiny -d alice/tok-lora input_images=@photos.zip max_train_steps=30 "

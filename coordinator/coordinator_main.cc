@@ -48,6 +48,16 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve gRPC over TLS")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--http-listen", options.http_listen_address,
+                 "Address to serve the Replicate-compatible HTTP API (/v1) on; port 0 lets the "
+                 "OS pick one; empty turns it off")
+      ->capture_default_str();
+  app.add_option("--public-url", options.public_url,
+                 "URL clients reach the HTTP API at, used in the URLs of responses and webhooks "
+                 "(default: http:// + the --http-listen address)");
+  app.add_option("--allow-input-url", options.allowed_input_url_prefixes,
+                 "A URL prefix (e.g. https://datasets.example.com/) whose files input_images may "
+                 "name; the coordinator fetches them. Repeatable. Other URLs are refused");
   CLI11_PARSE(app, argc, argv);
   options.require_tokens = auth == "tokens";
   options.tls_cert_file = tls_cert;
@@ -68,11 +78,17 @@ int main(int argc, char** argv) {
     std::cerr << "easel-coordinator: " << server.status().message() << "\n";
     return 1;
   }
-  std::cout << nlohmann::ordered_json{{"event", "listening"}, {"address", (*server)->address()}}.dump()
+  std::cout << nlohmann::ordered_json{{"event", "listening"},
+                                      {"address", (*server)->address()},
+                                      {"http_url", (*server)->http_base_url()}}
+                   .dump()
             << std::endl;
   easel::coordinator::LogInfo(
       absl::StrCat("serving on ", (*server)->address(), tls_cert.empty() ? "" : " over TLS",
                    ", data in ", data_dir));
+  if ((*server)->http_port() != 0) {
+    easel::coordinator::LogInfo(absl::StrCat("HTTP API at ", (*server)->http_base_url(), "/v1"));
+  }
   easel::coordinator::LogInfo(
       options.require_tokens
           ? absl::StrCat("calls need an API token; the admin token is in ",

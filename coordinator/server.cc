@@ -8,6 +8,8 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "coordinator/api/dataset_service.h"
+#include "coordinator/api/http/http_api.h"
+#include "coordinator/api/http/replicate_json.h"
 #include "coordinator/api/token_service.h"
 #include "coordinator/api/model_service.h"
 #include "coordinator/api/training_service.h"
@@ -15,6 +17,7 @@
 #include "coordinator/auth/authenticator.h"
 #include "coordinator/auth/token_store.h"
 #include "coordinator/blobs/blob_store.h"
+#include "coordinator/blobs/file_store.h"
 #include "coordinator/blobs/upload_store.h"
 #include "coordinator/registry/dataset_registry.h"
 #include "coordinator/registry/model_registry.h"
@@ -23,6 +26,8 @@
 #include "coordinator/scheduler/task_queue.h"
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/database.h"
+#include "coordinator/webhooks/webhook_dispatcher.h"
+#include "coordinator/webhooks/webhook_store.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
@@ -49,6 +54,10 @@ struct CoordinatorServer::Parts {
   std::unique_ptr<WorkerServiceImpl> worker_service;
   std::unique_ptr<TokenServiceImpl> token_service;
   std::unique_ptr<LeaseExpirer> expirer;
+  std::unique_ptr<FileStore> files;
+  std::unique_ptr<WebhookStore> webhooks;
+  std::unique_ptr<HttpApi> http;
+  std::unique_ptr<WebhookDispatcher> webhook_dispatcher;
 };
 
 namespace {
@@ -129,6 +138,27 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       auth, *parts.trainings, *parts.models, *parts.datasets, parts.notifiers.events);
   parts.worker_service = std::make_unique<WorkerServiceImpl>(auth, *parts.queue, *parts.blobs);
   parts.token_service = std::make_unique<TokenServiceImpl>(auth, *parts.tokens);
+  parts.files = std::make_unique<FileStore>(*parts.database, *parts.blobs);
+  parts.webhooks = std::make_unique<WebhookStore>(*parts.database);
+  std::string base_url = options.public_url;
+  if (!options.http_listen_address.empty()) {
+    EASEL_ASSIGN_OR_RETURN(
+        parts.http,
+        HttpApi::Bind(HttpApiOptions{.listen_address = options.http_listen_address,
+                                     .public_url = options.public_url,
+                                     .allowed_input_url_prefixes =
+                                         options.allowed_input_url_prefixes},
+                      HttpApiParts{.auth = auth,
+                                   .model_service = *parts.model_service,
+                                   .models = *parts.models,
+                                   .training_service = *parts.training_service,
+                                   .trainings = *parts.trainings,
+                                   .files = *parts.files,
+                                   .blobs = *parts.blobs,
+                                   .webhooks = *parts.webhooks}));
+    base_url = parts.http->base_url();
+    parts.training_service->set_web_base_url(base_url);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -146,6 +176,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                      "; is the address valid and the port free?"));
   }
   parts.expirer = std::make_unique<LeaseExpirer>(*parts.queue, parts.notifiers.leases);
+  parts.webhook_dispatcher = std::make_unique<WebhookDispatcher>(
+      *parts.database, *parts.webhooks, parts.notifiers.events,
+      [base_url](const v1::Training& training) { return TrainingJson(training, base_url).dump(); });
+  if (parts.http != nullptr) parts.http->Serve();
   return server;
 }
 
@@ -161,11 +195,21 @@ std::string CoordinatorServer::address() const {
   return absl::StrCat(host, ":", port_);
 }
 
+int CoordinatorServer::http_port() const {
+  return parts_->http == nullptr ? 0 : parts_->http->port();
+}
+
+std::string CoordinatorServer::http_base_url() const {
+  return parts_->http == nullptr ? "" : parts_->http->base_url();
+}
+
 void CoordinatorServer::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     parts_->notifiers.ShutdownAll();
+    if (parts_->http != nullptr) parts_->http->Stop();
     if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     parts_->expirer.reset();
+    parts_->webhook_dispatcher.reset();
   });
 }
 

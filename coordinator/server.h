@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -27,6 +28,13 @@ struct CoordinatorOptions {
   // Both set: gRPC is served over TLS with this certificate chain and private key (PEM).
   std::filesystem::path tls_cert_file;
   std::filesystem::path tls_key_file;
+  // The Replicate-compatible HTTP API (docs/http-api.md): where it listens; empty: off.
+  std::string http_listen_address = "127.0.0.1:0";
+  // The URL clients reach the HTTP API at, for the URLs in responses and webhooks; empty:
+  // "http://" + the address it listens on.
+  std::string public_url;
+  // input_images URLs (other than files uploaded here) the coordinator may fetch.
+  std::vector<std::string> allowed_input_url_prefixes;
 };
 
 // Where the coordinator keeps the bootstrap admin token: DATA_DIR/admin-token.
@@ -42,6 +50,9 @@ class CoordinatorServer {
 
   int port() const { return port_; }
   std::string address() const;
+  // The HTTP API's port (0 when it is off) and the URL responses name it by.
+  int http_port() const;
+  std::string http_base_url() const;
   // Stops accepting calls, ends waiting calls and watches, and stops the lease expirer.
   void Shutdown();
   void Wait();

@@ -15,6 +15,10 @@ packages=(
   python3-pil
 )
 
+# Node.js runs the test that drives the HTTP API with Replicate's official JavaScript client.
+# A Node.js already installed (e.g. NodeSource's, which brings its own npm) is kept.
+command -v node > /dev/null && command -v npm > /dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,12 +10,13 @@ bin="$root/build"
 data="$root/easel-data"
 port="${EASEL_PORT:-7500}"
 export EASEL_HOST="127.0.0.1:$port"
+http_url="http://127.0.0.1:$((port + 1))"
 mkdir -p "$data"
 easel() { "$bin/cli/easel" "$@"; }
 
 echo "== starting easel-coordinator on $EASEL_HOST (data in $data/coordinator)"
 "$bin/coordinator/easel-coordinator" --data-dir "$data/coordinator" --listen "$EASEL_HOST" \
-  > "$data/coordinator.out" 2> "$data/coordinator.log" &
+  --http-listen "${http_url#http://}" > "$data/coordinator.out" 2> "$data/coordinator.log" &
 coordinator=$!
 worker=""
 cleanup() {
@@ -71,3 +72,4 @@ echo
 echo "Published version: $latest"
 echo "Trigger token:     TOK   (prompt: \"a photo of TOK\")"
 echo "Weights file:      $data/tok-lora.safetensors"
+echo "HTTP API:          $http_url/v1 (Replicate's clients work with this base URL)"

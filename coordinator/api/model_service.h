@@ -30,10 +30,10 @@ class ModelServiceImpl final : public v1::ModelService::Service {
                                const v1::DownloadWeightsRequest* request,
                                grpc::ServerWriter<v1::WeightsChunk>* writer) override;
 
- private:
-  // The model, when the caller may read it.
+  // The model, when the caller may read it (for the HTTP API too).
   absl::StatusOr<v1::Model> ReadableModel(const Principal& caller, std::string_view model);
 
+ private:
   Authenticator& auth_;
   ModelRegistry& registry_;
   BlobStore& blobs_;

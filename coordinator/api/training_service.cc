@@ -11,6 +11,7 @@
 #include "coordinator/api/training_input.h"
 #include "coordinator/auth/access.h"
 #include "coordinator/registry/names.h"
+#include "coordinator/webhooks/webhook_store.h"
 
 namespace easel::coordinator {
 namespace {
@@ -20,6 +21,12 @@ constexpr int kEventBatch = 256;
 constexpr absl::Duration kCancelCheckInterval = absl::Seconds(1);
 
 }  // namespace
+
+void TrainingServiceImpl::AddWebUrl(v1::Training& training) const {
+  if (!web_base_url_.empty()) {
+    training.set_web_url(absl::StrCat(web_base_url_, "/trainings/", training.id()));
+  }
+}
 
 absl::StatusOr<v1::Training> TrainingServiceImpl::Visible(const Principal& caller,
                                                           std::string_view id) {
@@ -87,7 +94,11 @@ absl::StatusOr<v1::Training> TrainingServiceImpl::Create(const Principal& caller
     (*input.input.mutable_fields())["resolution"].set_number_value(
         BaseModelResolution(version.base_model_dir()));
   }
+  EASEL_ASSIGN_OR_RETURN(std::vector<std::string> webhook_events,
+                         ValidateWebhook(request.webhook(), request.webhook_events_filter()));
   NewTraining training;
+  training.webhook = request.webhook();
+  training.webhook_events = std::move(webhook_events);
   training.model = base.ToString();
   training.version_id = version.id();
   training.base_model_dir = version.base_model_dir();
@@ -109,6 +120,7 @@ grpc::Status TrainingServiceImpl::CreateTraining(grpc::ServerContext* context,
   return HandleRpc([&]() -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
     EASEL_ASSIGN_OR_RETURN(*response, Create(caller, *request));
+    AddWebUrl(*response);
     return absl::OkStatus();
   });
 }
@@ -119,6 +131,7 @@ grpc::Status TrainingServiceImpl::GetTraining(grpc::ServerContext* context,
   return HandleRpc([&]() -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
     EASEL_ASSIGN_OR_RETURN(*response, Visible(caller, request->id()));
+    AddWebUrl(*response);
     return absl::OkStatus();
   });
 }
@@ -129,6 +142,7 @@ grpc::Status TrainingServiceImpl::ListTrainings(grpc::ServerContext* context,
   return HandleRpc([&]() -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
     EASEL_ASSIGN_OR_RETURN(*response, trainings_.List(*request, OwnerScope::Of(caller)));
+    for (v1::Training& training : *response->mutable_trainings()) AddWebUrl(training);
     return absl::OkStatus();
   });
 }
@@ -140,6 +154,7 @@ grpc::Status TrainingServiceImpl::CancelTraining(grpc::ServerContext* context,
     EASEL_ASSIGN_OR_RETURN(Principal caller, auth_.User(*context));
     EASEL_RETURN_IF_ERROR(Visible(caller, request->id()).status());
     EASEL_ASSIGN_OR_RETURN(*response, trainings_.Cancel(request->id()));
+    AddWebUrl(*response);
     return absl::OkStatus();
   });
 }

@@ -31,11 +31,18 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                              const v1::WatchTrainingRequest* request,
                              grpc::ServerWriter<v1::TrainingEvent>* writer) override;
 
- private:
+  // Training responses name their page under this URL (the HTTP API's; set before serving).
+  void set_web_base_url(std::string url) { web_base_url_ = std::move(url); }
+
+  // The operations behind the calls, for a caller already authenticated (the HTTP API's).
   absl::StatusOr<v1::Training> Create(const Principal& caller,
                                       const v1::CreateTrainingRequest& request);
   // The training, when the caller may see it.
   absl::StatusOr<v1::Training> Visible(const Principal& caller, std::string_view id);
+
+ private:
+  // Sets the training's web_url.
+  void AddWebUrl(v1::Training& training) const;
   absl::Status Watch(grpc::ServerContext& context, const v1::WatchTrainingRequest& request,
                      grpc::ServerWriter<v1::TrainingEvent>& writer);
 
@@ -44,6 +51,7 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
   ModelRegistry& models_;
   DatasetRegistry& datasets_;
   Notifier& events_;
+  std::string web_base_url_;
 };
 
 }  // namespace easel::coordinator

@@ -13,6 +13,7 @@
 #include "coordinator/scheduler/dataset_report.h"
 #include "coordinator/scheduler/device_memory.h"
 #include "coordinator/scheduler/prepared_datasets.h"
+#include "coordinator/scheduler/progress_line.h"
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/timestamps.h"
 #include "google/protobuf/util/json_util.h"
@@ -361,6 +362,15 @@ absl::StatusOr<v1::ReportProgressResponse> TaskQueue::ReportProgress(
       v1::TrainingEvent event;
       *event.mutable_progress() = progress;
       EASEL_RETURN_IF_ERROR(TrainingStore::AppendEvent(connection, task.training_id, event));
+    }
+    if (request.progress_size() > 0 && request.progress().rbegin()->phase() == "train") {
+      // The batch's latest step as a tqdm line in `logs` (not an event: watchers have the
+      // progress events), for clients that read progress from logs.
+      EASEL_RETURN_IF_ERROR(
+          connection
+              .Execute("UPDATE trainings SET logs = logs || ? WHERE id = ?",
+                       {TqdmLine(*request.progress().rbegin()) + "\n", task.training_id})
+              .status());
     }
     if (task.cancel_requested) response.add_commands(v1::CANCEL);
     return absl::OkStatus();

@@ -23,7 +23,9 @@ namespace {
 constexpr char kTrainingSelect[] =
     "SELECT seq, id, model, version_id, destination, input_json, status, error, logs, output, "
     "progress, create_us, start_us, complete_us, COALESCE(request_id, ''), dataset_report, "
-    "prepared_sha256, checkpoint_sha256, checkpoint_step FROM trainings ";
+    "prepared_sha256, checkpoint_sha256, checkpoint_step, "
+    "(SELECT url FROM training_webhooks WHERE training_id = trainings.id), "
+    "(SELECT events FROM training_webhooks WHERE training_id = trainings.id) FROM trainings ";
 
 absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   v1::Training training;
@@ -53,6 +55,12 @@ absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   training.set_prepared_dataset_sha256(row.Text(16));
   training.set_checkpoint_sha256(row.Text(17));
   training.set_checkpoint_step(row.Int(18));
+  if (!row.IsNull(19)) {
+    training.set_webhook(row.Text(19));
+    for (const auto& event : nlohmann::json::parse(row.Text(20), nullptr, false)) {
+      if (event.is_string()) training.add_webhook_events_filter(event.get<std::string>());
+    }
+  }
   return training;
 }
 
@@ -234,6 +242,13 @@ absl::StatusOr<v1::Training> TrainingStore::Create(const NewTraining& request) {
                       request.dataset_sha256, request.base_model_dir, int64_t{v1::STARTING}, now,
                       request_id, request.destination.substr(0, request.destination.find('/'))})
             .status());
+    if (!request.webhook.empty()) {
+      EASEL_RETURN_IF_ERROR(
+          connection
+              .Execute("INSERT INTO training_webhooks (training_id, url, events) VALUES (?, ?, ?)",
+                       {id, request.webhook, nlohmann::json(request.webhook_events).dump()})
+              .status());
+    }
     EASEL_RETURN_IF_ERROR(SetStatus(connection, id, v1::STARTING, ""));
     EASEL_ASSIGN_OR_RETURN(std::optional<PreparedDatasetEntry> prepared,
                            FindPrepared(connection, request));

@@ -27,6 +27,9 @@ struct NewTraining {
   google::protobuf::Struct input;  // validated, defaults filled in
   std::string dataset_sha256;
   std::string request_id;
+  // Where to POST the training's webhook events (empty: none), and which events.
+  std::string webhook;
+  std::vector<std::string> webhook_events;
 };
 
 bool IsTerminal(v1::TrainingStatus status);

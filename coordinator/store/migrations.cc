@@ -174,6 +174,54 @@ INSERT OR IGNORE INTO dataset_grants (sha256, owner)
   SELECT t.dataset_sha256, t.owner FROM trainings t
   WHERE t.dataset_sha256 IN (SELECT sha256 FROM datasets);
 )sql"},
+      // The HTTP API: files (POST /v1/files) and their owners; webhooks of trainings and
+      // their deliveries; each owner's webhook signing secret.
+      {8, R"sql(
+CREATE TABLE files (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  create_us INTEGER NOT NULL
+);
+CREATE INDEX files_by_time ON files (create_us);
+CREATE TABLE file_owners (
+  file_id TEXT NOT NULL REFERENCES files (id),
+  owner TEXT NOT NULL,
+  PRIMARY KEY (file_id, owner)
+);
+CREATE TABLE training_webhooks (
+  training_id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  cursor INTEGER NOT NULL DEFAULT 0,
+  logs_sent_us INTEGER NOT NULL DEFAULT 0,
+  done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX training_webhooks_open ON training_webhooks (done);
+CREATE TABLE webhook_deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  training_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  url TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_us INTEGER NOT NULL,
+  last_response TEXT NOT NULL DEFAULT '',
+  create_us INTEGER NOT NULL,
+  delivered_us INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_us);
+CREATE INDEX webhook_deliveries_by_training ON webhook_deliveries (training_id, seq);
+CREATE TABLE webhook_secrets (
+  owner TEXT PRIMARY KEY,
+  secret TEXT NOT NULL
+);
+)sql"},
   };
   return migrations;
 }

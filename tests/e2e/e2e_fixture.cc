@@ -16,10 +16,12 @@ namespace easel::testing {
 
 namespace {
 
-// Starts easel-coordinator listening on `listen`; returns the address it listens on.
+// Starts easel-coordinator listening on `listen`; returns the address it listens on and sets
+// `http_url` to its HTTP API's.
 std::string StartCoordinator(const std::filesystem::path& data_dir, const std::string& listen,
                              const std::vector<std::string>& flags,
-                             const std::filesystem::path& log, ServerProcess** process) {
+                             const std::filesystem::path& log, ServerProcess** process,
+                             std::string* http_url) {
   std::vector<std::string> argv = {EASEL_COORDINATOR_BIN, "--data-dir", data_dir.string(),
                                    "--listen", listen};
   argv.insert(argv.end(), flags.begin(), flags.end());
@@ -32,6 +34,7 @@ std::string StartCoordinator(const std::filesystem::path& data_dir, const std::s
   if (!line.ok()) return "";
   auto listening = nlohmann::json::parse(*line, nullptr, /*allow_exceptions=*/false);
   EXPECT_EQ(listening.value("event", ""), "listening") << *line;
+  *http_url = listening.value("http_url", "");
   return listening.value("address", "");
 }
 
@@ -45,7 +48,7 @@ void E2eFixture::StartSuite(const std::vector<std::string>& coordinator_flags,
   coordinator_flags_ = coordinator_flags;
   coordinator_starts_ = 1;
   address_ = StartCoordinator(DataDir(), "127.0.0.1:0", coordinator_flags_,
-                              dir_ / "coordinator.log", &coordinator_);
+                              dir_ / "coordinator.log", &coordinator_, &http_url_);
   ASSERT_FALSE(address_.empty());
   auto admin_token = ReadTokenFile(DataDir() / "admin-token");
   ASSERT_TRUE(admin_token.ok()) << admin_token.status();
@@ -104,7 +107,7 @@ void E2eFixture::RestartCoordinator() {
   const std::string address =
       StartCoordinator(DataDir(), address_, coordinator_flags_,
                        dir_ / ("coordinator-" + std::to_string(coordinator_starts_) + ".log"),
-                       &coordinator_);
+                       &coordinator_, &http_url_);
   EXPECT_EQ(address, address_);
   // A fresh channel: the old one's connection went with the killed process.
   delete datasets_;

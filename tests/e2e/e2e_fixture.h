@@ -69,6 +69,7 @@ class E2eFixture : public ::testing::Test {
 
   static inline std::filesystem::path dir_;  // everything the suite writes lives under it
   static inline std::string address_;
+  static inline std::string http_url_;  // the HTTP API's base URL ("http://127.0.0.1:PORT")
   static inline std::string base_version_id_;
   static inline std::string admin_token_;
   static inline std::filesystem::path worker_token_file_;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "absl/strings/strip.h"
 #include "common/safetensors.h"
@@ -210,6 +211,11 @@ TEST_F(TrainE2eTest, CliTrainsFollowsAndDownloads) {
   EXPECT_EQ(shown_report["skipped"][0].value("reason", ""), reason);
   EXPECT_EQ(shown_report["used"].size(), 6u);
 
+  // Progress reaches the logs as tqdm lines.
+  auto logs = RunCommand({EASEL_CLI_BIN, "--host", address_, "trainings", "logs", id});
+  ASSERT_EQ(logs.exit_code, 0) << logs.stderr_text;
+  EXPECT_THAT(logs.stdout_text, HasSubstr(" 100%|██████████| 8/8 ["));
+
   const auto weights = dir_ / "cli.safetensors";
   auto downloaded = RunCommand({EASEL_CLI_BIN, "--host", address_, "weights", "download",
                                 "dave/cli-lora", "-o", weights.string()});
@@ -376,6 +382,34 @@ TEST_F(TokensE2eTest, TheCliManagesTokensAndATokenSeesOnlyItsOwners) {
   auto after = Easel(zed, {"models", "list"});
   EXPECT_NE(after.exit_code, 0);
   EXPECT_THAT(after.stderr_text, HasSubstr("not valid"));
+}
+
+}  // namespace
+}  // namespace easel
+
+namespace easel {
+namespace {
+
+// Host and token from the config file alone; --web prints the training's page.
+TEST_F(TrainE2eTest, CliReadsItsConfigFileAndPrintsTheWebPage) {
+  const auto zip_path = dir_ / "web-photos.zip";
+  ASSERT_TRUE(testing::WriteZip(zip_path, testing::ExampleDatasetEntries()).ok());
+  const auto config = dir_ / "easel-config";
+  std::ofstream(config) << "# test\nhost = " << address_ << "\ntoken = " << admin_token_ << "\n";
+  unsetenv("EASEL_API_TOKEN");
+  setenv("EASEL_CONFIG", config.c_str(), 1);
+  auto trained = RunCommand({EASEL_CLI_BIN, "train", "easel/tiny", "-d", "erin/web-lora",
+                             "--create-destination", "input_images=@" + zip_path.string(),
+                             "max_train_steps=2", "--web"});
+  unsetenv("EASEL_CONFIG");
+  setenv("EASEL_API_TOKEN", admin_token_.c_str(), 1);
+  ASSERT_EQ(trained.exit_code, 0) << trained.stderr_text;
+  std::istringstream lines(trained.stdout_text);
+  std::string id, web;
+  std::getline(lines, web);
+  std::getline(lines, id);
+  EXPECT_EQ(web, http_url_ + "/trainings/" + id) << trained.stdout_text;
+  WatchToEnd(id);
 }
 
 }  // namespace
