@@ -18,12 +18,30 @@ absl::Status SqliteError(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
+void StatementCache::Return(sqlite3_stmt* stmt, Idle& idle) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  idle.push_back(stmt);
+}
+
+void StatementCache::Clear() {
+  for (auto& [sql, idle] : idle_) {
+    for (sqlite3_stmt* stmt : idle) sqlite3_finalize(stmt);
+  }
+  idle_.clear();
+}
+
 Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  if (stmt_ == nullptr) return;
+  if (idle_ != nullptr) {
+    StatementCache::Return(stmt_, *idle_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), idle_(other.idle_) {}
 
 absl::StatusOr<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
@@ -53,11 +71,15 @@ bool Statement::IsNull(int column) const {
 absl::StatusOr<Statement> Connection::Query(std::string_view sql,
                                             std::initializer_list<SqlValue> params) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-      SQLITE_OK) {
+  StatementCache::Idle* idle = cache_ != nullptr ? &cache_->For(sql) : nullptr;
+  if (idle != nullptr && !idle->empty()) {
+    stmt = idle->back();
+    idle->pop_back();
+  } else if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt,
+                                nullptr) != SQLITE_OK) {
     return SqliteError(db_, absl::StrCat("prepare ", std::string(sql)));
   }
-  Statement statement(db_, stmt);
+  Statement statement(db_, stmt, idle);
   int index = 1;
   for (const SqlValue& value : params) {
     int rc = SQLITE_OK;
@@ -111,7 +133,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
         absl::StrCat("cannot open database ", path.string(), ": ", message));
   }
   std::unique_ptr<Database> database(new Database(db));
-  Connection connection(db);
+  Connection connection(db);  // without the cache: the migrations run once
   EASEL_RETURN_IF_ERROR(connection.ExecScript(
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   sqlite3_busy_timeout(db, 5000);
@@ -119,21 +141,24 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::
   return database;
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  statements_.Clear();
+  sqlite3_close(db_);
+}
 
 absl::Status Database::Transact(const std::function<absl::Status(Connection&)>& fn,
                                 Durability durability) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Connection connection(db_);
+  Connection connection(db_, &statements_);
   if (durability == Durability::kRelaxed) {
-    EASEL_RETURN_IF_ERROR(connection.ExecScript("PRAGMA synchronous=NORMAL"));
+    EASEL_RETURN_IF_ERROR(connection.Execute("PRAGMA synchronous=NORMAL").status());
   }
   absl::Cleanup full_again = [&] {
     if (durability == Durability::kRelaxed) {
-      connection.ExecScript("PRAGMA synchronous=FULL").IgnoreError();
+      connection.Execute("PRAGMA synchronous=FULL").IgnoreError();
     }
   };
-  EASEL_RETURN_IF_ERROR(connection.ExecScript("BEGIN IMMEDIATE"));
+  EASEL_RETURN_IF_ERROR(connection.Execute("BEGIN IMMEDIATE").status());
   absl::Status status;
   try {
     status = fn(connection);
@@ -141,17 +166,17 @@ absl::Status Database::Transact(const std::function<absl::Status(Connection&)>& 
     status = absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
   }
   if (!status.ok()) {
-    connection.ExecScript("ROLLBACK").IgnoreError();
+    connection.Execute("ROLLBACK").IgnoreError();
     return status;
   }
-  absl::Status commit = connection.ExecScript("COMMIT");
-  if (!commit.ok()) connection.ExecScript("ROLLBACK").IgnoreError();
+  absl::Status commit = connection.Execute("COMMIT").status();
+  if (!commit.ok()) connection.Execute("ROLLBACK").IgnoreError();
   return commit;
 }
 
 absl::Status Database::Read(const std::function<absl::Status(Connection&)>& fn) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Connection connection(db_);
+  Connection connection(db_, &statements_);
   try {
     return fn(connection);
   } catch (const std::exception& e) {

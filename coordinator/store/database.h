@@ -9,7 +9,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,9 +28,32 @@ struct Blob {
 
 using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string, Blob>;
 
+// Prepared statements kept for reuse, by their SQL text. Used under the Database's lock only.
+class StatementCache {
+ public:
+  using Idle = std::vector<sqlite3_stmt*>;
+
+  StatementCache() = default;
+  ~StatementCache() { Clear(); }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // The idle statements of `sql` (empty when none); a statement taken from them goes back
+  // through Return.
+  Idle& For(std::string_view sql) { return idle_[std::string(sql)]; }
+  // Resets the statement and keeps it in `idle`.
+  static void Return(sqlite3_stmt* stmt, Idle& idle);
+  void Clear();  // finalizes every kept statement
+
+ private:
+  std::unordered_map<std::string, Idle> idle_;  // node-based: Idle& stays valid
+};
+
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // Finalized at the end, or returned to `idle` when given.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, StatementCache::Idle* idle = nullptr)
+      : db_(db), stmt_(stmt), idle_(idle) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -45,12 +70,14 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  StatementCache::Idle* idle_;
 };
 
 // A connection inside a Database lock (and, for Transact, inside a transaction).
 class Connection {
  public:
-  explicit Connection(sqlite3* db) : db_(db) {}
+  // Statements are prepared once per SQL text and reused when `cache` is given.
+  explicit Connection(sqlite3* db, StatementCache* cache = nullptr) : db_(db), cache_(cache) {}
 
   absl::StatusOr<Statement> Query(std::string_view sql, std::initializer_list<SqlValue> params = {});
   // Runs a statement to completion; returns the number of rows it changed.
@@ -60,6 +87,7 @@ class Connection {
 
  private:
   sqlite3* db_;
+  StatementCache* cache_;
 };
 
 // How a transaction's commit reaches the disk. kFull: fsynced before Transact returns.
@@ -88,6 +116,7 @@ class Database {
 
   std::mutex mutex_;
   sqlite3* db_;
+  StatementCache statements_;  // guarded by mutex_
 };
 
 }  // namespace easel::coordinator

@@ -1,5 +1,7 @@
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/sha256.h"
 #include "coordinator/blobs/blob_store.h"
@@ -66,6 +68,55 @@ TEST(DatabaseTest, FailedTransactionRollsBack) {
                     auto rows = connection.Query("SELECT COUNT(*) FROM models");
                     EXPECT_TRUE(*rows->Step());
                     EXPECT_EQ(rows->Int(0), 0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  std::filesystem::remove_all(dir);
+}
+
+// Statements are reused: the same SQL runs again with new parameters, a statement left half
+// read is reset, and the same SQL runs nested while an earlier use is still open.
+TEST(DatabaseTest, ReusedStatementsSeeTheirOwnParametersAndNest) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  auto database = Database::Open(dir / "easel.db");
+  ASSERT_TRUE(database.ok());
+  constexpr char kInsert[] = "INSERT INTO models (owner, name, create_us) VALUES (?, ?, ?)";
+  constexpr char kSelect[] = "SELECT name FROM models WHERE owner = ? ORDER BY name";
+  ASSERT_TRUE((*database)
+                  ->Transact([&](Connection& connection) -> absl::Status {
+                    for (int i = 0; i < 3; ++i) {
+                      std::string name = "m" + std::to_string(i);
+                      EXPECT_TRUE(connection.Execute(kInsert, {std::string("a"), name, int64_t{i}}).ok());
+                      EXPECT_TRUE(connection.Execute(kInsert, {std::string("b"), name, int64_t{i}}).ok());
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE((*database)
+                    ->Read([&](Connection& connection) -> absl::Status {
+                      auto half_read = connection.Query(kSelect, {std::string("a")});
+                      EXPECT_TRUE(*half_read->Step());
+                      EXPECT_EQ(half_read->Text(0), "m0");
+                      auto outer = connection.Query(kSelect, {std::string("b")});  // same SQL, still open
+                      std::vector<std::string> names;
+                      while (*outer->Step()) names.push_back(outer->Text(0));
+                      EXPECT_EQ(names, (std::vector<std::string>{"m0", "m1", "m2"}));
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+  auto failed = (*database)->Transact([&](Connection& connection) -> absl::Status {
+    EXPECT_TRUE(connection.Execute(kInsert, {std::string("c"), std::string("x"), int64_t{1}}).ok());
+    return connection.Execute(kInsert, {std::string("c"), std::string("x"), int64_t{2}}).status();  // UNIQUE (owner, name)
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE((*database)
+                  ->Read([&](Connection& connection) -> absl::Status {
+                    auto rows = connection.Query("SELECT COUNT(*) FROM models WHERE owner = ?",
+                                                 {std::string("c")});
+                    EXPECT_TRUE(*rows->Step());
+                    EXPECT_EQ(rows->Int(0), 0);  // rolled back
                     return absl::OkStatus();
                   })
                   .ok());
