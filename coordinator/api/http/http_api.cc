@@ -22,7 +22,7 @@ using Json = nlohmann::ordered_json;
 
 constexpr char kMalformedPayload[] = "urn:easel:problem:malformed";
 // Requests are served by a pool of threads; a kept-alive connection holds one between requests.
-constexpr size_t kServingThreads = 16;
+constexpr size_t kServingThreads = 64;
 constexpr size_t kKeepAliveRequests = 100;
 constexpr size_t kMaxBodyBytes = static_cast<size_t>(kMaxFileBytes) + (1 << 20);
 
@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Bind(const HttpApiOptions& opt
   api->server_ = std::make_unique<httplib::Server>();
   api->server_->set_payload_max_length(kMaxBodyBytes);
   api->server_->set_keep_alive_max_count(kKeepAliveRequests);
+  api->server_->set_tcp_nodelay(true);  // else small responses wait out delayed ACKs (40 ms)
   api->server_->new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
   api->port_ = port == 0 ? api->server_->bind_to_any_port(host)
                          : (api->server_->bind_to_port(host, port) ? port : -1);
