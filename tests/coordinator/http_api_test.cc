@@ -495,5 +495,53 @@ TEST_F(HttpApiTest, ListsPageWithAbsoluteCursorUrls) {
   EXPECT_TRUE(second.json["next"].is_null());
 }
 
+// input_images URLs under an allowed prefix are fetched by the coordinator; redirects are not
+// followed, and other URLs are refused.
+class HttpApiFetchTest : public HttpApiTest {
+ protected:
+  HttpApiFetchTest() {
+    files_.Get("/datasets/photos.zip",
+               [this](const httplib::Request&, httplib::Response& response) {
+                 response.set_content(zip_, "application/zip");
+               });
+    files_.Get("/datasets/moved.zip", [this](const httplib::Request&, httplib::Response& response) {
+      response.set_redirect(Url("/datasets/photos.zip"));
+    });
+    port_ = files_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { files_.listen_after_bind(); });
+    while (!files_.is_running()) std::this_thread::yield();  // stop() must reach it
+  }
+  ~HttpApiFetchTest() override {
+    files_.stop();
+    thread_.join();
+  }
+  void ConfigureServer(CoordinatorOptions& options) override {
+    options.allowed_input_url_prefixes = {Url("/datasets/")};
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  const std::string zip_ = ZipLikeBytes(700, 'u');
+  httplib::Server files_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(HttpApiFetchTest, FetchesAllowedUrlsOnlyAndFollowsNoRedirect) {
+  Json input = Input();
+  input["input_images"] = Url("/datasets/photos.zip");
+  Response fetched = Post(TrainingsPath(), alice_, TrainingBody("alice/faces", input).dump());
+  ASSERT_EQ(fetched.status, 201) << fetched.text;
+  EXPECT_EQ(fetched.json["input"]["input_images"], "datasets/" + Sha256Hex(zip_));
+
+  input["input_images"] = Url("/datasets/moved.zip");
+  ExpectProblem(Post(TrainingsPath(), alice_, TrainingBody("alice/faces", input).dump()), 422,
+                "HTTP 302");
+  input["input_images"] = Url("/elsewhere/photos.zip");
+  ExpectProblem(Post(TrainingsPath(), alice_, TrainingBody("alice/faces", input).dump()), 422,
+                "--allow-input-url");
+}
+
 }  // namespace
 }  // namespace easel::testing
