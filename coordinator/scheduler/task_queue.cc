@@ -15,6 +15,7 @@
 #include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/scheduler/progress_line.h"
 #include "coordinator/scheduler/training_store.h"
+#include "coordinator/store/struct_json.h"
 #include "coordinator/store/timestamps.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -124,8 +125,9 @@ absl::StatusOr<std::vector<v1::Device>> TaskQueue::IdleDevices(
 std::optional<TaskQueue::Placement> TaskQueue::Place(const std::string& base_model_dir,
                                                      const std::string& input_json,
                                                      const std::vector<v1::Device>& devices) {
-  google::protobuf::Struct input;
-  if (!google::protobuf::util::JsonStringToMessage(input_json, &input).ok()) return std::nullopt;
+  absl::StatusOr<google::protobuf::Struct> parsed = StructFromJson(input_json);
+  if (!parsed.ok()) return std::nullopt;
+  const google::protobuf::Struct& input = *parsed;
   BaseModelSize size;
   {
     std::lock_guard<std::mutex> lock(model_sizes_mu_);
@@ -267,11 +269,12 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::TryLease(
     leased.set_base_model_dir(row.Text(5));
     leased.set_base_version(absl::StrCat(row.Text(6), ":", row.Text(7)));
     leased.set_destination(row.Text(8));
-    auto parsed = google::protobuf::util::JsonStringToMessage(row.Text(9), leased.mutable_input());
+    absl::StatusOr<google::protobuf::Struct> parsed = StructFromJson(row.Text(9));
     if (!parsed.ok()) {
       return absl::DataLossError(absl::StrCat("training ", leased.training_id(),
                                               ": stored input does not parse"));
     }
+    *leased.mutable_input() = *std::move(parsed);
     *leased.mutable_lease_expire_time() = MicrosToProto(expire);
     if (leased.kind() == v1::TASK_KIND_TRAIN) {
       *leased.mutable_device() = placement.device;

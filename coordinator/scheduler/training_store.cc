@@ -12,6 +12,7 @@
 #include "coordinator/scheduler/dataset_report.h"
 #include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/store/page_token.h"
+#include "coordinator/store/struct_json.h"
 #include "coordinator/store/timestamps.h"
 #include "easel/v1/worker.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -33,12 +34,13 @@ absl::StatusOr<v1::Training> TrainingFromRow(const Statement& row) {
   training.set_model(row.Text(2));
   training.set_version(row.Text(3));
   training.set_destination(row.Text(4));
-  auto parsed = google::protobuf::util::JsonStringToMessage(row.Text(5), training.mutable_input());
+  absl::StatusOr<google::protobuf::Struct> parsed = StructFromJson(row.Text(5));
   if (!parsed.ok()) {
     return absl::DataLossError(absl::StrCat("training ", training.id(),
                                             ": stored input does not parse: ",
-                                            parsed.ToString()));
+                                            parsed.status().message()));
   }
+  *training.mutable_input() = *std::move(parsed);
   training.set_status(static_cast<v1::TrainingStatus>(row.Int(6)));
   training.set_error(row.Text(7));
   training.set_logs(row.Text(8));
