@@ -43,6 +43,7 @@ struct CoordinatorServer::Parts {
   std::unique_ptr<TokenStore> tokens;
   std::unique_ptr<Authenticator> auth;
   Notifiers notifiers;
+  LeaseCache leases;
   std::unique_ptr<ModelRegistry> models;
   std::unique_ptr<DatasetRegistry> datasets;
   std::unique_ptr<UploadStore> uploads;
@@ -124,9 +125,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   parts.datasets = std::make_unique<DatasetRegistry>(*parts.database);
   parts.uploads =
       std::make_unique<UploadStore>(*parts.database, *parts.blobs, options.data_dir / "uploads");
-  parts.trainings = std::make_unique<TrainingStore>(*parts.database, *parts.blobs, parts.notifiers);
+  parts.trainings = std::make_unique<TrainingStore>(*parts.database, *parts.blobs, parts.notifiers,
+                                                    parts.leases);
   parts.queue = std::make_unique<TaskQueue>(
-      *parts.database, *parts.blobs, parts.notifiers,
+      *parts.database, *parts.blobs, parts.notifiers, parts.leases,
       TaskQueueOptions{.lease_duration = options.lease_duration,
                        .max_attempts = options.max_attempts,
                        .retry_backoff = options.retry_backoff});

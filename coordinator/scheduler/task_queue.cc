@@ -337,13 +337,26 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker
 absl::StatusOr<v1::HeartbeatResponse> TaskQueue::Heartbeat(std::string_view task_id,
                                                            int64_t epoch) {
   v1::HeartbeatResponse response;
-  int64_t expire = ToMicros(absl::Now() + options_.lease_duration);
-  EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
-    EASEL_ASSIGN_OR_RETURN(LeasedTask task, FenceTask(connection, task_id, epoch, expire));
-    if (task.cancel_requested) response.add_commands(v1::CANCEL);
-    *response.mutable_lease_expire_time() = MicrosToProto(expire);
+  absl::Time now = absl::Now();
+  if (std::optional<int64_t> stored = leases_.StoredEnd(
+          task_id, epoch, ToMicros(now + options_.lease_duration * 2 / 3))) {
+    *response.mutable_lease_expire_time() = MicrosToProto(*stored);
+    return response;
+  }
+  int64_t expire = ToMicros(now + options_.lease_duration);
+  LeasedTask task;
+  absl::Status fenced = database_.Transact([&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(task, FenceTask(connection, task_id, epoch, expire));
     return absl::OkStatus();
-  }, Durability::kRelaxed));
+  }, Durability::kRelaxed);
+  if (!fenced.ok() || task.cancel_requested) {
+    leases_.Forget(task_id);  // the store answers this task's heartbeats from now on
+  } else {
+    leases_.Remember(task_id, epoch, expire, task.training_id);
+  }
+  EASEL_RETURN_IF_ERROR(fenced);
+  if (task.cancel_requested) response.add_commands(v1::CANCEL);
+  *response.mutable_lease_expire_time() = MicrosToProto(expire);
   return response;
 }
 
@@ -447,6 +460,7 @@ absl::Status TaskQueue::CheckLease(std::string_view task_id, int64_t epoch) {
 
 absl::StatusOr<v1::CompleteTaskResponse> TaskQueue::Complete(
     const v1::CompleteTaskRequest& request) {
+  leases_.Forget(request.task_id());  // an ending lease's heartbeats go to the store
   // A task's kind never changes; each completion below fences the lease in its transaction.
   v1::TaskKind kind = v1::TASK_KIND_UNSPECIFIED;
   EASEL_RETURN_IF_ERROR(database_.Read([&](Connection& connection) -> absl::Status {
@@ -568,6 +582,7 @@ absl::StatusOr<v1::Version> TaskQueue::CompleteTrain(const v1::CompleteTaskReque
 }
 
 absl::Status TaskQueue::Fail(const v1::FailTaskRequest& request) {
+  leases_.Forget(request.task_id());
   if (request.failure_class() == v1::FAILURE_CLASS_UNSPECIFIED ||
       !v1::FailureClass_IsValid(request.failure_class())) {
     return absl::InvalidArgumentError(
@@ -647,6 +662,7 @@ absl::StatusOr<std::optional<absl::Time>> TaskQueue::ExpireLeases(absl::Time now
       }
     }
     for (const Expired& task : tasks) {
+      leases_.Forget(task.id);
       if (task.cancel_requested) {
         EASEL_RETURN_IF_ERROR(EndTask(connection, task.id, "canceled", "lease expired"));
         EASEL_RETURN_IF_ERROR(

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "coordinator/blobs/blob_store.h"
 #include "coordinator/scheduler/device_memory.h"
+#include "coordinator/scheduler/lease_cache.h"
 #include "coordinator/scheduler/notifier.h"
 #include "coordinator/store/database.h"
 #include "easel/v1/resources.pb.h"
@@ -34,8 +35,13 @@ struct TaskQueueOptions {
 // while the lease with that epoch is live, else FAILED_PRECONDITION "stale lease".
 class TaskQueue {
  public:
-  TaskQueue(Database& database, BlobStore& blobs, Notifiers& notifiers, TaskQueueOptions options)
-      : database_(database), blobs_(blobs), notifiers_(notifiers), options_(options) {}
+  TaskQueue(Database& database, BlobStore& blobs, Notifiers& notifiers, LeaseCache& leases,
+            TaskQueueOptions options)
+      : database_(database),
+        blobs_(blobs),
+        notifiers_(notifiers),
+        leases_(leases),
+        options_(options) {}
 
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(
       const v1::RegisterWorkerRequest& request);
@@ -49,6 +55,9 @@ class TaskQueue {
                                                 const std::vector<int32_t>& idle_devices,
                                                 absl::Duration wait,
                                                 const std::function<bool()>& cancelled);
+  // Extends the lease. While the lease end stored in SQLite is more than two thirds of a lease
+  // ahead, the answer comes from the LeaseCache without the store; otherwise the store is
+  // extended (so a task's lease is written at most every third of a lease).
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(std::string_view task_id, int64_t epoch);
   absl::StatusOr<v1::ReportProgressResponse> ReportProgress(
       const v1::ReportProgressRequest& request);
@@ -100,6 +109,7 @@ class TaskQueue {
   Database& database_;
   BlobStore& blobs_;
   Notifiers& notifiers_;
+  LeaseCache& leases_;
   TaskQueueOptions options_;
   std::mutex model_sizes_mu_;
   std::map<std::string, BaseModelSize> model_sizes_;  // by base model directory

@@ -341,6 +341,7 @@ absl::StatusOr<v1::Training> TrainingStore::Cancel(std::string_view id) {
     EASEL_ASSIGN_OR_RETURN(training, LoadTraining(connection, id));
     return absl::OkStatus();
   }));
+  leases_.ForgetTraining(id);  // the next heartbeat reads cancel_requested from the store
   notifiers_.events.Notify();
   return training;
 }

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "coordinator/auth/principal.h"
 #include "coordinator/blobs/blob_store.h"
+#include "coordinator/scheduler/lease_cache.h"
 #include "coordinator/scheduler/notifier.h"
 #include "coordinator/scheduler/prepared_datasets.h"
 #include "coordinator/store/database.h"
@@ -37,8 +38,8 @@ bool IsTerminal(v1::TrainingStatus status);
 // Trainings, their event logs and cancellation.
 class TrainingStore {
  public:
-  TrainingStore(Database& database, BlobStore& blobs, Notifiers& notifiers)
-      : database_(database), blobs_(blobs), notifiers_(notifiers) {}
+  TrainingStore(Database& database, BlobStore& blobs, Notifiers& notifiers, LeaseCache& leases)
+      : database_(database), blobs_(blobs), notifiers_(notifiers), leases_(leases) {}
 
   // Creates the training (STARTING) and its first queued task in one transaction: PREPROCESS,
   // or TRAIN when a prepared dataset of the same archive and preprocessing inputs is cached.
@@ -82,6 +83,7 @@ class TrainingStore {
   Database& database_;
   BlobStore& blobs_;
   Notifiers& notifiers_;
+  LeaseCache& leases_;
 };
 
 }  // namespace easel::coordinator

@@ -484,6 +484,42 @@ TEST_F(WorkerServiceTest, CancelOfALeasedTaskIsDeliveredAsACommand) {
   EXPECT_EQ(GetTraining(training.id()).status(), v1::CANCELED);
 }
 
+// Heartbeats between store writes are answered from memory (the second heartbeat reports the
+// lease end the first one stored), and still refuse a wrong epoch, carry a cancel, and end
+// with the task.
+TEST_F(WorkerServiceTest, HeartbeatsAnsweredFromMemoryStillFenceAndCarryCancel) {
+  v1::Training training = NewTraining();
+  std::string worker = RegisterWorker();
+  v1::Task task = LeaseTask(worker, absl::Seconds(5)).task();
+  v1::HeartbeatResponse first, second, response;
+  ASSERT_TRUE(Heartbeat(task, &first).ok());
+  ASSERT_TRUE(Heartbeat(task, &second).ok());
+  EXPECT_EQ(second.lease_expire_time().SerializeAsString(),
+            first.lease_expire_time().SerializeAsString());
+  v1::Task wrong_epoch = task;
+  wrong_epoch.set_epoch(task.epoch() + 1);
+  EXPECT_EQ(Heartbeat(wrong_epoch, &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  ASSERT_TRUE(CompletePreprocess(task, "prepared").ok());
+  EXPECT_EQ(Heartbeat(task, &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::Task train = LeaseTask(worker, absl::Seconds(5)).task();
+  ASSERT_TRUE(Heartbeat(train, &first).ok());
+  ASSERT_TRUE(Heartbeat(train, &second).ok());
+  EXPECT_TRUE(second.commands().empty());
+  grpc::ClientContext context;
+  v1::CancelTrainingRequest cancel;
+  cancel.set_id(training.id());
+  v1::Training pending;
+  ASSERT_TRUE(trainings_->CancelTraining(&context, cancel, &pending).ok());
+  ASSERT_TRUE(Heartbeat(train, &response).ok());
+  EXPECT_THAT(response.commands(), ::testing::ElementsAre(v1::CANCEL));
+  ASSERT_TRUE(Heartbeat(train, &response).ok());
+  EXPECT_THAT(response.commands(), ::testing::ElementsAre(v1::CANCEL));
+  ASSERT_TRUE(FailTask(train, v1::CANCELED_BY_USER, "stopped").ok());
+  EXPECT_EQ(Heartbeat(train, &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(WorkerServiceTest, BadWorkerRequestsAreRejectedAndTheServerKeepsServing) {
   grpc::ClientContext context;
   v1::LeaseTaskRequest lease;
