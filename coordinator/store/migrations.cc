@@ -239,10 +239,15 @@ absl::StatusOr<int> CurrentSchemaVersion(Connection& connection) {
 }
 
 absl::Status ApplyMigrations(Connection& connection) {
+  return ApplyMigrationsUpTo(connection, LatestSchemaVersion());
+}
+
+absl::Status ApplyMigrationsUpTo(Connection& connection, int version) {
   EASEL_RETURN_IF_ERROR(connection.ExecScript(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL)"));
   for (const Migration& migration : Migrations()) {
+    if (migration.version > version) break;
     EASEL_RETURN_IF_ERROR(connection.ExecScript("BEGIN IMMEDIATE"));
     absl::Status status = [&]() -> absl::Status {
       EASEL_ASSIGN_OR_RETURN(int current, CurrentSchemaVersion(connection));

@@ -10,6 +10,8 @@ namespace easel::coordinator {
 // Applies every numbered migration newer than the schema_migrations table records, each in
 // its own transaction. Idempotent.
 absl::Status ApplyMigrations(Connection& connection);
+// The same, stopping after `version` (tests build older schemas with it).
+absl::Status ApplyMigrationsUpTo(Connection& connection, int version);
 
 int LatestSchemaVersion();
 absl::StatusOr<int> CurrentSchemaVersion(Connection& connection);

@@ -1,3 +1,5 @@
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -5,6 +7,7 @@
 
 #include "common/sha256.h"
 #include "coordinator/blobs/blob_store.h"
+#include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/database.h"
 #include "coordinator/store/migrations.h"
 #include "coordinator/store/page_token.h"
@@ -117,6 +120,55 @@ TEST(DatabaseTest, ReusedStatementsSeeTheirOwnParametersAndNest) {
                                                  {std::string("c")});
                     EXPECT_TRUE(*rows->Step());
                     EXPECT_EQ(rows->Int(0), 0);  // rolled back
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  std::filesystem::remove_all(dir);
+}
+
+// A store made by the first schema, holding a training with a queued task and its dataset,
+// opens under the latest one: every migration applies to it, the backfills derive what they
+// should, and the training loads.
+TEST(DatabaseTest, UpgradesAStoreOfTheFirstSchemaKeepingItsData) {
+  std::filesystem::path dir = testing::MakeTempDir();
+  const std::string sha256(64, 'a');
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "easel.db").c_str(), &db), SQLITE_OK);
+    Connection connection(db);
+    ASSERT_TRUE(ApplyMigrationsUpTo(connection, 1).ok());
+    ASSERT_TRUE(connection
+                    .ExecScript("INSERT INTO models (owner, name, create_us) VALUES ('alice', "
+                                "'faces', 1);"
+                                "INSERT INTO datasets (sha256, size_bytes, filename, create_us) "
+                                "VALUES ('" + sha256 + "', 10, 'p.zip', 1);"
+                                "INSERT INTO trainings (id, model, version_id, destination, "
+                                "input_json, dataset_sha256, base_model_dir, status, create_us) "
+                                "VALUES ('t1', 'acme/sd', 'v1', 'alice/faces', "
+                                "'{\"max_train_steps\": 5}', '" + sha256 + "', '/base', 2, 1);"
+                                "INSERT INTO tasks (id, training_id, kind, state, create_us) "
+                                "VALUES ('k1', 't1', 1, 'queued', 1);")
+                    .ok());
+    ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
+  }
+  auto database = Database::Open(dir / "easel.db");
+  ASSERT_TRUE(database.ok()) << database.status();
+  ASSERT_TRUE((*database)
+                  ->Read([&](Connection& connection) -> absl::Status {
+                    EXPECT_EQ(*CurrentSchemaVersion(connection), LatestSchemaVersion());
+                    auto task = connection.Query("SELECT kind, owner FROM tasks WHERE id = 'k1'");
+                    EXPECT_TRUE(*task->Step());
+                    EXPECT_EQ(task->Int(0), 2);  // migration 3: a queued TRAIN preprocesses first
+                    EXPECT_EQ(task->Text(1), "alice");  // migration 6
+                    auto grant = connection.Query(
+                        "SELECT owner FROM dataset_grants WHERE sha256 = ?", {sha256});
+                    EXPECT_TRUE(*grant->Step());
+                    EXPECT_EQ(grant->Text(0), "alice");  // migration 7
+                    auto training = TrainingStore::LoadTraining(connection, "t1");
+                    EXPECT_TRUE(training.ok()) << training.status();
+                    EXPECT_EQ(training->input().fields().at("max_train_steps").number_value(), 5);
+                    EXPECT_TRUE(training->webhook().empty());
+                    EXPECT_EQ(training->checkpoint_step(), 0);
                     return absl::OkStatus();
                   })
                   .ok());
