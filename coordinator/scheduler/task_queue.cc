@@ -325,7 +325,12 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker
   while (true) {
     uint64_t seen = notifiers_.tasks.generation();
     EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, TryLease(worker, idle_devices));
-    if (task.has_value()) return task;
+    if (task.has_value()) {
+      // The lease end is stored: its first heartbeats need not touch the store either.
+      leases_.Remember(task->id(), task->epoch(), ProtoToMicros(task->lease_expire_time()),
+                       task->training_id());
+      return task;
+    }
     absl::Time now = absl::Now();
     if (now >= deadline || cancelled()) return std::nullopt;
     if (!notifiers_.tasks.WaitFor(seen, std::min(deadline, now + kCancelCheckInterval))) {

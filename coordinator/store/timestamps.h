@@ -24,6 +24,10 @@ inline google::protobuf::Timestamp MicrosToProto(int64_t micros) {
   return timestamp;
 }
 
+inline int64_t ProtoToMicros(const google::protobuf::Timestamp& time) {
+  return time.seconds() * 1000000 + time.nanos() / 1000;
+}
+
 }  // namespace easel::coordinator
 
 #endif  // EASEL_COORDINATOR_STORE_TIMESTAMPS_H_

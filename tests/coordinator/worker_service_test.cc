@@ -484,9 +484,8 @@ TEST_F(WorkerServiceTest, CancelOfALeasedTaskIsDeliveredAsACommand) {
   EXPECT_EQ(GetTraining(training.id()).status(), v1::CANCELED);
 }
 
-// Heartbeats between store writes are answered from memory (the second heartbeat reports the
-// lease end the first one stored), and still refuse a wrong epoch, carry a cancel, and end
-// with the task.
+// Heartbeats between store writes are answered from memory (they report the lease end the
+// lease stored), and still refuse a wrong epoch, carry a cancel, and end with the task.
 TEST_F(WorkerServiceTest, HeartbeatsAnsweredFromMemoryStillFenceAndCarryCancel) {
   v1::Training training = NewTraining();
   std::string worker = RegisterWorker();
@@ -494,8 +493,10 @@ TEST_F(WorkerServiceTest, HeartbeatsAnsweredFromMemoryStillFenceAndCarryCancel) 
   v1::HeartbeatResponse first, second, response;
   ASSERT_TRUE(Heartbeat(task, &first).ok());
   ASSERT_TRUE(Heartbeat(task, &second).ok());
+  EXPECT_EQ(first.lease_expire_time().SerializeAsString(),
+            task.lease_expire_time().SerializeAsString());
   EXPECT_EQ(second.lease_expire_time().SerializeAsString(),
-            first.lease_expire_time().SerializeAsString());
+            task.lease_expire_time().SerializeAsString());
   v1::Task wrong_epoch = task;
   wrong_epoch.set_epoch(task.epoch() + 1);
   EXPECT_EQ(Heartbeat(wrong_epoch, &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
