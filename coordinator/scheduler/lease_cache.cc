@@ -12,9 +12,15 @@ std::optional<int64_t> LeaseCache::StoredEnd(std::string_view task_id, int64_t e
   return it->second.stored_end_us;
 }
 
-void LeaseCache::Remember(std::string_view task_id, int64_t epoch, int64_t stored_end_us,
-                          std::string_view training_id) {
+uint64_t LeaseCache::generation() {
   std::lock_guard<std::mutex> lock(mutex_);
+  return generation_;
+}
+
+void LeaseCache::Remember(std::string_view task_id, int64_t epoch, int64_t stored_end_us,
+                          std::string_view training_id, uint64_t seen_generation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (seen_generation != generation_) return;
   entries_[std::string(task_id)] = Entry{epoch, stored_end_us, std::string(training_id)};
 }
 
@@ -25,6 +31,7 @@ void LeaseCache::Forget(std::string_view task_id) {
 
 void LeaseCache::ForgetTraining(std::string_view training_id) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ++generation_;
   absl::erase_if(entries_,
                  [&](const auto& entry) { return entry.second.training_id == training_id; });
 }

@@ -22,8 +22,12 @@ class LeaseCache {
   // The stored lease end of `task_id` when the cache holds it with `epoch` and it is after
   // `after_us`; nullopt otherwise.
   std::optional<int64_t> StoredEnd(std::string_view task_id, int64_t epoch, int64_t after_us);
+  // Counts ForgetTraining calls. Read it before reading a lease from the store and pass it to
+  // Remember: a lease read before a cancel is then not remembered without its cancel request.
+  uint64_t generation();
+  // Keeps the lease unless ForgetTraining ran since `seen_generation` was read.
   void Remember(std::string_view task_id, int64_t epoch, int64_t stored_end_us,
-                std::string_view training_id);
+                std::string_view training_id, uint64_t seen_generation);
   void Forget(std::string_view task_id);
   void ForgetTraining(std::string_view training_id);
 
@@ -34,6 +38,7 @@ class LeaseCache {
     std::string training_id;
   };
   std::mutex mutex_;
+  uint64_t generation_ = 0;
   absl::flat_hash_map<std::string, Entry> entries_;
 };
 

@@ -17,7 +17,6 @@
 #include "coordinator/scheduler/training_store.h"
 #include "coordinator/store/struct_json.h"
 #include "coordinator/store/timestamps.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace easel::coordinator {
 namespace {
@@ -324,11 +323,12 @@ absl::StatusOr<std::optional<v1::Task>> TaskQueue::Lease(std::string_view worker
   absl::Time deadline = absl::Now() + std::clamp(wait, absl::ZeroDuration(), kMaxLeaseWait);
   while (true) {
     uint64_t seen = notifiers_.tasks.generation();
+    uint64_t cancels_seen = leases_.generation();
     EASEL_ASSIGN_OR_RETURN(std::optional<v1::Task> task, TryLease(worker, idle_devices));
     if (task.has_value()) {
       // The lease end is stored: its first heartbeats need not touch the store either.
       leases_.Remember(task->id(), task->epoch(), ProtoToMicros(task->lease_expire_time()),
-                       task->training_id());
+                       task->training_id(), cancels_seen);
       return task;
     }
     absl::Time now = absl::Now();
@@ -349,6 +349,7 @@ absl::StatusOr<v1::HeartbeatResponse> TaskQueue::Heartbeat(std::string_view task
     return response;
   }
   int64_t expire = ToMicros(now + options_.lease_duration);
+  uint64_t cancels_seen = leases_.generation();
   LeasedTask task;
   absl::Status fenced = database_.Transact([&](Connection& connection) -> absl::Status {
     EASEL_ASSIGN_OR_RETURN(task, FenceTask(connection, task_id, epoch, expire));
@@ -357,7 +358,7 @@ absl::StatusOr<v1::HeartbeatResponse> TaskQueue::Heartbeat(std::string_view task
   if (!fenced.ok() || task.cancel_requested) {
     leases_.Forget(task_id);  // the store answers this task's heartbeats from now on
   } else {
-    leases_.Remember(task_id, epoch, expire, task.training_id);
+    leases_.Remember(task_id, epoch, expire, task.training_id, cancels_seen);
   }
   EASEL_RETURN_IF_ERROR(fenced);
   if (task.cancel_requested) response.add_commands(v1::CANCEL);

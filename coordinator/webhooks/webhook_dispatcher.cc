@@ -90,7 +90,7 @@ WebhookDispatcher::WebhookDispatcher(Database& database, WebhookStore& store, No
 WebhookDispatcher::~WebhookDispatcher() {
   stopping_.Shutdown();
   deliveries_.Shutdown();
-  events_.Shutdown();
+  events_.Notify();  // wakes the maker, which sees stopping_; others waiting on it look again
   maker_.join();
   sender_.join();
 }
@@ -185,6 +185,7 @@ void WebhookDispatcher::MakeLoop() {
     // At most one scan per kScanInterval: a busy coordinator appends thousands of events a
     // second, and each scan holds the store's lock.
     stopping_.WaitFor(stopping_.generation(), absl::Now() + kScanInterval);
+    if (stopping_.shut_down()) return;  // after `seen`: the destructor's Notify is not missed
     if (*look_again <= absl::Now()) continue;
     events_.WaitFor(seen, std::min(*look_again, absl::Now() + kIdleRecheck));
   }

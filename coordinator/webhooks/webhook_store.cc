@@ -71,19 +71,23 @@ absl::StatusOr<std::vector<std::string>> ValidateWebhook(
 
 absl::StatusOr<std::string> WebhookStore::SecretFor(std::string_view owner) {
   std::string secret;
+  auto find = [&](Connection& connection) -> absl::Status {
+    EASEL_ASSIGN_OR_RETURN(Statement row,
+                           connection.Query("SELECT secret FROM webhook_secrets WHERE owner = ?",
+                                            {std::string(owner)}));
+    EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
+    if (found) secret = row.Text(0);
+    return absl::OkStatus();
+  };
+  EASEL_RETURN_IF_ERROR(database_.Read(find));
+  if (!secret.empty()) return secret;
   EASEL_RETURN_IF_ERROR(database_.Transact([&](Connection& connection) -> absl::Status {
     EASEL_RETURN_IF_ERROR(connection
                               .Execute("INSERT OR IGNORE INTO webhook_secrets (owner, secret) "
                                        "VALUES (?, ?)",
                                        {std::string(owner), NewWebhookSecret()})
                               .status());
-    EASEL_ASSIGN_OR_RETURN(Statement row,
-                           connection.Query("SELECT secret FROM webhook_secrets WHERE owner = ?",
-                                            {std::string(owner)}));
-    EASEL_ASSIGN_OR_RETURN(bool found, row.Step());
-    if (!found) return absl::InternalError("webhook secret vanished");
-    secret = row.Text(0);
-    return absl::OkStatus();
+    return find(connection);  // another call may have made it first
   }));
   return secret;
 }
